@@ -34,7 +34,7 @@ var (
 func isnet(t testing.TB) *Engine {
 	t.Helper()
 	isnetOnce.Do(func() {
-		isnetEng, isnetErr = New(context.Background(), testRT, Config{ModelPath: Locate(os.Getenv).Model, Sessions: 2, Threads: 1})
+		isnetEng, isnetErr = New(context.Background(), testRT, Config{ModelPath: Locate(os.Getenv).Model, Sessions: 1})
 	})
 	if isnetErr != nil {
 		t.Fatalf("real model: %v", isnetErr)

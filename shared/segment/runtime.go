@@ -78,6 +78,7 @@ func LoadRuntime(libPath string) (*Runtime, error) {
 	if ort.IsInitialized() {
 		return nil, errors.New("onnx runtime: already loaded in this process; share the existing Runtime")
 	}
+	pinMmapThreshold()
 	ort.SetSharedLibraryPath(libPath)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 		return nil, fmt.Errorf("onnx runtime: load %s: %w", libPath, err)

@@ -1,0 +1,42 @@
+// Command worker is Backless's processing side: `worker remove FILES…` removes backgrounds on the command line.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `Usage:
+  worker remove [flags] IN… [-o FILE|DIR]   remove the background of images (files, folders, or - for stdin)
+
+Run "worker remove -h" for the flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a subcommand and returns the process's exit code: 0 ok, 1 some work failed, 2 bad usage.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "remove":
+		return runRemove(ctx, args[1:], stdin, stdout, stderr, getenv)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "worker: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
