@@ -1,0 +1,136 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ApiError, type JobState } from './api';
+import { DesktopBackend, desktopError, hasDesktopBindings, type WailsApp, type WailsWindow } from './desktop';
+import { selectBackend } from './select';
+import { WebBackend } from './web';
+
+// The Wails shell is not part of these unit tests (the desktop binary comes
+// later); this stands in for its generated bindings and event runtime with the
+// exact shapes Wails v2 gives the page.
+function fakeWails() {
+  const listeners = new Map<string, Set<(...d: unknown[]) => void>>();
+  let statusAnswer: () => Promise<unknown> = async () => ({ id: 'j1', status: 'queued' });
+  const app = {
+    Submit: vi.fn(async (_name: string, _data: string, _opts: unknown) => 'j1'),
+    Status: vi.fn((_id: string) => statusAnswer()),
+    Result: vi.fn(async (_id: string) => btoa(String.fromCharCode(0x89, 0x50, 0x4e, 0x47, 0xff))),
+    Delete: vi.fn(async (_id: string) => {}),
+  } satisfies WailsApp;
+  // Wails v2's EventsOn returns the function that removes the listener.
+  const on = (name: string, cb: (...d: unknown[]) => void) => {
+    if (!listeners.has(name)) listeners.set(name, new Set());
+    listeners.get(name)!.add(cb);
+    return () => {
+      listeners.get(name)!.delete(cb);
+    };
+  };
+  const runtime = { EventsOn: vi.fn(on) };
+  return {
+    app,
+    runtime,
+    on,
+    emit: (name: string, data: unknown) => listeners.get(name)?.forEach((cb) => cb(data)),
+    listenerCount: (name: string) => listeners.get(name)?.size ?? 0,
+    setStatus: (f: () => Promise<unknown>) => (statusAnswer = f),
+  };
+}
+
+describe('DesktopBackend', () => {
+  it('submits the file as base64 with the API option fields', async () => {
+    const w = fakeWails();
+    const b = new DesktopBackend(w.app, w.runtime);
+    const bytes = new Uint8Array([0xff, 0xd8, 0xff, 0x00, 0x10, 0x80]);
+    const id = await b.submit(new Blob([bytes]), 'me.jpg', { maskOnly: false, bgColor: '#ABCDEF', crop: true });
+    expect(id).toBe('j1');
+    const [name, data, opts] = w.app.Submit.mock.calls[0];
+    expect(name).toBe('me.jpg');
+    expect(Uint8Array.from(atob(data), (c) => c.charCodeAt(0))).toEqual(bytes);
+    expect(opts).toEqual({ mask_only: false, bg_color: '#abcdef', crop: true });
+  });
+
+  it('subscribes before asking for the state, and follows events to the end', async () => {
+    const w = fakeWails();
+    const order: string[] = [];
+    w.runtime.EventsOn.mockImplementationOnce((name, cb) => {
+      order.push('subscribe ' + name);
+      return w.on(name, cb);
+    });
+    w.setStatus(async () => {
+      order.push('status');
+      return { id: 'j1', status: 'queued' };
+    });
+    const b = new DesktopBackend(w.app, w.runtime);
+    const jobs: JobState[] = [];
+    b.watch('j1', { job: (j) => jobs.push(j) });
+    await Promise.resolve();
+    expect(order).toEqual(['subscribe job:j1', 'status']);
+    await vi.waitFor(() => expect(jobs).toHaveLength(1));
+
+    w.emit('job:j1', { type: 'status', id: 'j1', status: 'processing', progress: 0.5 });
+    w.emit('job:j1', JSON.stringify({ type: 'status', id: 'j1', status: 'done' })); // a string works too
+    expect(jobs.map((j) => j.status)).toEqual(['queued', 'processing', 'done']);
+    expect(w.listenerCount('job:j1')).toBe(0);
+  });
+
+  it('does not let a late Status answer undo an event', async () => {
+    const w = fakeWails();
+    let answer!: (v: unknown) => void;
+    w.setStatus(() => new Promise((r) => (answer = r)));
+    const b = new DesktopBackend(w.app, w.runtime);
+    const jobs: JobState[] = [];
+    b.watch('j1', { job: (j) => jobs.push(j) });
+    w.emit('job:j1', { type: 'status', id: 'j1', status: 'processing' });
+    answer({ id: 'j1', status: 'queued' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(jobs.map((j) => j.status)).toEqual(['processing']);
+  });
+
+  it('reports a job the app no longer has as failed/not_found', async () => {
+    const w = fakeWails();
+    w.setStatus(async () => {
+      throw JSON.stringify({ code: 'not_found', message: 'no such job' });
+    });
+    const jobs: JobState[] = [];
+    new DesktopBackend(w.app, w.runtime).watch('j1', { job: (j) => jobs.push(j) });
+    await vi.waitFor(() => expect(jobs).toHaveLength(1));
+    expect(jobs[0]).toEqual({ id: 'j1', status: 'failed', error: { code: 'not_found', message: 'no such job' } });
+  });
+
+  it('decodes the result into a PNG blob', async () => {
+    const w = fakeWails();
+    const blob = await new DesktopBackend(w.app, w.runtime).result('j1');
+    expect(blob.type).toBe('image/png');
+    expect(new Uint8Array(await blob.arrayBuffer())).toEqual(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0xff]));
+  });
+
+  it('remove ignores not_found but not other errors', async () => {
+    const w = fakeWails();
+    const b = new DesktopBackend(w.app, w.runtime);
+    w.app.Delete.mockRejectedValueOnce('{"code":"not_found","message":"gone"}');
+    await expect(b.remove('j1')).resolves.toBeUndefined();
+    w.app.Delete.mockRejectedValueOnce('disk full');
+    await expect(b.remove('j1')).rejects.toMatchObject({ code: 'desktop', message: 'disk full' });
+  });
+});
+
+describe('desktopError', () => {
+  it('reads structured and plain rejections', () => {
+    expect(desktopError('{"code":"too_large","message":"80 MP"}')).toMatchObject({ code: 'too_large', status: 400, message: '80 MP' });
+    expect(desktopError(new Error('boom'))).toMatchObject({ code: 'desktop', message: 'boom' });
+    const e = new ApiError(404, 'not_found', '');
+    expect(desktopError(e)).toBe(e);
+  });
+});
+
+describe('selectBackend', () => {
+  it('picks the desktop backend only when the bindings are there', () => {
+    const w = fakeWails();
+    const desktopWin = { go: { main: { App: w.app } }, runtime: w.runtime } as WailsWindow;
+    expect(hasDesktopBindings(desktopWin)).toBe(true);
+    expect(hasDesktopBindings({})).toBe(false);
+    expect(hasDesktopBindings({ go: { main: {} } })).toBe(false);
+    const pageWin = { fetch, location: { href: 'http://app.test/' } };
+    expect(selectBackend(Object.assign({}, pageWin, desktopWin) as never).kind).toBe('desktop');
+    expect(selectBackend(pageWin as never)).toBeInstanceOf(WebBackend);
+  });
+});
