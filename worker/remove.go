@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,12 +41,12 @@ func newRemoveFlagSet(f *removeFlags, stderr io.Writer, getenv func(string) stri
 	def := imageio.DefaultLimits()
 	fs.StringVar(&f.output, "o", "", "output `FILE` (one input) or DIR; - writes to stdout. Default: <name>.png next to each input")
 	fs.StringVar(&f.model, "model", "", "ONNX model `file` (default $"+segment.EnvModel+" or the one `make setup` installed)")
-	fs.StringVar(&f.profile, "profile", "", "model profile: isnet, u2net, u2netp, birefnet (default: detect from the model)")
+	fs.StringVar(&f.profile, "profile", getenv(segment.EnvProfile), "model profile: isnet, u2net, u2netp, birefnet (default $"+segment.EnvProfile+", else detected from the model)")
 	fs.BoolVar(&f.maskOnly, "mask", false, "write the 8-bit mask instead of the cutout")
 	fs.StringVar(&f.background, "bg", "", "put the subject on this `colour` (#rrggbb) instead of transparency")
 	fs.BoolVar(&f.crop, "crop", false, "crop to the subject's bounding box")
 	fs.IntVar(&f.margin, "margin", 0, "`pixels` kept around the subject with -crop")
-	fs.IntVar(&f.threads, "threads", 0, "inference threads (default: all CPUs)")
+	fs.IntVar(&f.threads, "threads", envInt(getenv, segment.EnvThreads), "inference threads (default $"+segment.EnvThreads+", else all CPUs)")
 	fs.IntVar(&f.jobs, "jobs", 2, "files in flight at once: decoding and encoding overlap with inference")
 	fs.Int64Var(&f.maxPixels, "max-pixels", def.MaxPixels, "refuse images with more `pixels` than this")
 	fs.Int64Var(&f.maxBytes, "max-bytes", def.MaxBytes, "refuse files larger than this many `bytes`")
@@ -57,6 +58,15 @@ func newRemoveFlagSet(f *removeFlags, stderr io.Writer, getenv func(string) stri
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// envInt reads an integer environment variable; unset or malformed means 0, the engine's default.
+func envInt(getenv func(string) string, name string) int {
+	n, err := strconv.Atoi(getenv(name))
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // parseInterspersed parses flags wherever they stand among the positional arguments, as users expect from

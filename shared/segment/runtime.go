@@ -21,6 +21,9 @@ const (
 	EnvCache   = "BACKLESS_CACHE"
 	EnvLibrary = "BACKLESS_ORT_LIB"
 	EnvModel   = "BACKLESS_MODEL"
+	// EnvProfile and EnvThreads are read by the programs (not by Locate) to fill Config.Profile and Config.Threads.
+	EnvProfile = "BACKLESS_MODEL_PROFILE"
+	EnvThreads = "BACKLESS_THREADS"
 )
 
 // ORTVersion is the ONNX Runtime release that build/setup-model.sh installs; onnxruntime_go v1.27.0 asks for C API

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of Backless on a fresh Debian machine, doing all the set-up it needs first: Debian packages, the
+# ONNX Runtime and models, the frontend's npm packages and build, and the services (PostgreSQL, Redis, MinIO, the
+# Cloud Tasks emulator) as processes on 127.0.0.1, stopped again at the end. `make test` calls this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "Debian packages"
+build/deps.sh test
+
+step "ONNX Runtime and models"
+build/setup-model.sh
+
+step "frontend: install, unit tests, build"
+(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)
+
+step "format and vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+go vet ./...
+
+step "services"
+trap 'build/services/stop.sh >&2 || true' EXIT
+env_file=$(build/services/start.sh)
+set -a
+# shellcheck disable=SC1090
+. "$env_file"
+set +a
+
+step "Go tests"
+go test -count=1 -timeout 40m ./...
