@@ -4,26 +4,39 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 GO ?= go
 BIN := bin
-PHOTO ?= shared/testdata/astronaut.jpg
+PORT ?= 8080
+DESKTOP_TAGS := desktop,production,webkit2_41
 
-.PHONY: setup model build run test test-go lint bench clean
+.PHONY: setup deps model frontend build desktop run test lint bench bench-load clean
 
-## setup: fetch the ONNX Runtime library and the models into the cache (idempotent)
-setup: model
+## setup: packages the app needs, the ONNX Runtime library and the models (idempotent)
+setup: deps model
+
+deps:
+	build/deps.sh run
 
 model:
 	build/setup-model.sh
 
-## build: the Go binaries (the frontend is embedded when it has been built)
-build:
+## frontend: install the npm packages from the lockfile and build frontend/dist (embedded by the Go binaries)
+frontend:
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+## build: the server and the worker, with the frontend embedded
+build: frontend
+	$(GO) build -o $(BIN)/server ./server
 	$(GO) build -o $(BIN)/worker ./worker
 
-## run: set up, build, and remove the background of a sample photo
-run: setup build
-	$(BIN)/worker remove $(PHOTO) -o $(BIN)/sample.png
-	@echo "cutout written to $(BIN)/sample.png"
+## desktop: the Wails desktop app (needs build/desktop-deps.sh's packages)
+desktop: frontend
+	build/desktop-deps.sh
+	$(GO) build -tags $(DESKTOP_TAGS) -o $(BIN)/backless-desktop ./desktop
 
-## test: set up everything and run every test
+## run: set up, build, and start the all-in-one server (server + in-process worker) on $(PORT)
+run: setup build
+	PORT=$(PORT) $(BIN)/server
+
+## test: set up everything (packages, model, frontend, services) and run every test
 test:
 	build/test.sh
 
@@ -31,11 +44,8 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test-go:
-	$(GO) test -count=1 ./...
-
-## bench: stage timings, ratio to the session run alone, peak RSS (see build/bench/README.md)
-bench: setup
+## bench: engine stage timings, ratio to the ONNX session run alone, peak RSS
+bench: model
 	build/bench/engine.sh
 
 clean:

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 run_pkgs=(gcc make git nodejs npm)
-test_pkgs=(postgresql redis-server chromium xvfb xauth x11-apps imagemagick libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config)
+test_pkgs=(postgresql redis-server chromium xvfb xauth x11-apps imagemagick libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config docker-compose)
 
 want=("${run_pkgs[@]}")
 [ "${1:-test}" = test ] && want+=("${test_pkgs[@]}")

@@ -65,7 +65,8 @@ func openBackends(ctx context.Context, cfg config.Config, log zerolog.Logger) (_
 	case config.StorageS3:
 		bucket, err := s3.New(ctx, s3.Config{
 			Bucket: cfg.S3.Bucket, Region: cfg.S3.Region, Endpoint: cfg.S3.Endpoint, PathStyle: cfg.S3.PathStyle,
-			AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey,
+			PublicEndpoint: cfg.S3.PublicEndpoint,
+			AccessKey:      cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("blobs: %w", err)

@@ -78,8 +78,10 @@ type S3 struct {
 	Endpoint  string
 	Region    string
 	PathStyle bool
-	AccessKey string
-	SecretKey string
+	// PublicEndpoint is where browsers reach the store, when not at Endpoint; result URLs are presigned for it.
+	PublicEndpoint string
+	AccessKey      string
+	SecretKey      string
 }
 
 // Queue names the Cloud Tasks queue (with WORKER_URL).
@@ -121,11 +123,12 @@ func Load(getenv func(string) string, role Role) (Config, error) {
 		RedisURL:    p.str("REDIS_URL", ""),
 		Storage:     Storage(p.oneOf("STORAGE", string(StorageFS), string(StorageFS), string(StorageS3))),
 		S3: S3{
-			Bucket:    p.str("S3_BUCKET", ""),
-			Endpoint:  p.str("S3_ENDPOINT", ""),
-			Region:    p.str("S3_REGION", "us-east-1"),
-			AccessKey: p.str("AWS_ACCESS_KEY_ID", ""),
-			SecretKey: p.str("AWS_SECRET_ACCESS_KEY", ""),
+			Bucket:         p.str("S3_BUCKET", ""),
+			Endpoint:       p.str("S3_ENDPOINT", ""),
+			PublicEndpoint: p.str("S3_PUBLIC_ENDPOINT", ""),
+			Region:         p.str("S3_REGION", "us-east-1"),
+			AccessKey:      p.str("AWS_ACCESS_KEY_ID", ""),
+			SecretKey:      p.str("AWS_SECRET_ACCESS_KEY", ""),
 		},
 		WorkerURL: p.str("WORKER_URL", ""),
 		Queue: Queue{
@@ -191,6 +194,9 @@ func (c Config) validate() []error {
 
 	if c.Storage == StorageS3 && c.S3.Bucket == "" {
 		bad("STORAGE=s3 needs S3_BUCKET")
+	}
+	if c.S3.PublicEndpoint != "" {
+		checkURL(&errs, "S3_PUBLIC_ENDPOINT", c.S3.PublicEndpoint, "http", "https")
 	}
 	if c.S3.Endpoint != "" {
 		checkURL(&errs, "S3_ENDPOINT", c.S3.Endpoint, "http", "https")
@@ -280,6 +286,7 @@ func (c Config) Redacted() map[string]string {
 		"STORAGE":                   string(c.Storage),
 		"S3_BUCKET":                 c.S3.Bucket,
 		"S3_ENDPOINT":               c.S3.Endpoint,
+		"S3_PUBLIC_ENDPOINT":        c.S3.PublicEndpoint,
 		"S3_REGION":                 c.S3.Region,
 		"S3_PATH_STYLE":             strconv.FormatBool(c.S3.PathStyle),
 		"AWS_ACCESS_KEY_ID":         c.S3.AccessKey,

@@ -41,6 +41,9 @@ func Vars() []Var {
 			Doc: "Bucket of the originals and cutouts (STORAGE=s3)."},
 		{Name: "S3_ENDPOINT", Used: "both",
 			Doc: "S3-compatible endpoint, e.g. http://127.0.0.1:9000 for MinIO. Unset: AWS."},
+		{Name: "S3_PUBLIC_ENDPOINT", Used: "server",
+			Doc: "Address browsers reach the store at, when it differs from S3_ENDPOINT (e.g. http://localhost:9000 " +
+				"for a MinIO the programs call minio:9000); result URLs are presigned for it. Unset: S3_ENDPOINT."},
 		{Name: "S3_REGION", Default: "us-east-1", Used: "both",
 			Doc: "Region of the bucket."},
 		{Name: "S3_PATH_STYLE", Default: "true with S3_ENDPOINT", Used: "both",

@@ -32,6 +32,10 @@ type Config struct {
 	Endpoint string
 	// PathStyle addresses objects as endpoint/bucket/key instead of bucket.endpoint/key; MinIO needs it.
 	PathStyle bool
+	// PublicEndpoint, when set, is the address browsers reach the store at, if it differs from Endpoint (a MinIO
+	// that the programs call minio:9000 but browsers call localhost:9000). Result URLs are presigned for it: the
+	// signature covers the host, so a URL cannot simply be rewritten afterwards.
+	PublicEndpoint string
 	// AccessKey and SecretKey are static credentials. Both empty means the SDK's default chain (environment, shared
 	// files, instance role), which is what a deployment on AWS wants.
 	AccessKey string
@@ -97,7 +101,13 @@ func New(ctx context.Context, cfg Config) (*Bucket, error) {
 		opts.Credentials = chain
 	}
 	client := awss3.New(opts)
-	return &Bucket{client: client, presign: awss3.NewPresignClient(client), cfg: cfg}, nil
+	presign := awss3.NewPresignClient(client)
+	if cfg.PublicEndpoint != "" {
+		presign = awss3.NewPresignClient(client, func(po *awss3.PresignOptions) {
+			po.ClientOptions = append(po.ClientOptions, func(o *awss3.Options) { o.BaseEndpoint = aws.String(cfg.PublicEndpoint) })
+		})
+	}
+	return &Bucket{client: client, presign: presign, cfg: cfg}, nil
 }
 
 // Check asks for the bucket's metadata, for readiness probes and a clear error at start.

@@ -206,3 +206,43 @@ func TestUnreachableEndpoint(t *testing.T) {
 		t.Fatal("New accepted an access key without a secret")
 	}
 }
+
+// TestPresignForPublicEndpoint reaches the same MinIO under a second name (localhost instead of 127.0.0.1), as a
+// browser reaches a MinIO that the programs call minio:9000: the URL must name the public host and its signature
+// must hold there.
+func TestPresignForPublicEndpoint(t *testing.T) {
+	b := newTest(t)
+	ctx := context.Background()
+	key := job.CutoutKey(job.NewID())
+	t.Cleanup(func() { _ = b.Delete(context.Background(), key) })
+	data := randomBytes(t, 1024)
+	if err := b.Put(ctx, key, bytes.NewReader(data), int64(len(data)), "image/png"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	public := strings.Replace(cfg.Endpoint, "127.0.0.1", "localhost", 1)
+	if public == cfg.Endpoint {
+		t.Fatalf("test endpoint %s does not name 127.0.0.1", cfg.Endpoint)
+	}
+	cfg.PublicEndpoint = public
+	pb, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := pb.URL(ctx, key, "x.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(u, public+"/") {
+		t.Fatalf("URL %s is not on the public endpoint %s", u, public)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
+		t.Fatalf("GET on the public endpoint: %s, %d bytes", resp.Status, len(body))
+	}
+}
