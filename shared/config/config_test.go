@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -168,5 +169,17 @@ func TestVarsListsEveryVariableRead(t *testing.T) {
 	}
 	if u := Usage(RoleWorker); strings.Contains(u, "WORKER_URL") || !strings.Contains(u, "TASK_SECRET") {
 		t.Errorf("worker usage lists the wrong variables:\n%s", u)
+	}
+}
+
+// TestReadmeTableIsCurrent keeps the README's configuration table generated from Vars, so documentation and code
+// cannot drift apart.
+func TestReadmeTableIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), Markdown()) {
+		t.Fatal("README.md's configuration table differs from config.Markdown(); regenerate it from Vars()")
 	}
 }
