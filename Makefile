@@ -34,7 +34,7 @@ desktop: frontend
 
 ## run: set up, build, and start the all-in-one server (server + in-process worker) on $(PORT)
 run: setup build
-	PORT=$(PORT) $(BIN)/server
+	PORT=$(PORT) LOG_FORMAT=$${LOG_FORMAT:-console} $(BIN)/server
 
 ## test: set up everything (packages, model, frontend, services) and run every test
 test:

@@ -1,6 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError, type JobState } from './api';
-import { DesktopBackend, desktopError, hasDesktopBindings, type WailsApp, type WailsWindow } from './desktop';
+import {
+  DesktopBackend,
+  desktopError,
+  hasDesktopBindings,
+  installDownloadBridge,
+  type ClickSource,
+  type WailsApp,
+  type WailsWindow,
+} from './desktop';
 import { selectBackend } from './select';
 import { WebBackend } from './web';
 
@@ -110,6 +118,104 @@ describe('DesktopBackend', () => {
     await expect(b.remove('j1')).resolves.toBeUndefined();
     w.app.Delete.mockRejectedValueOnce('disk full');
     await expect(b.remove('j1')).rejects.toMatchObject({ code: 'desktop', message: 'disk full' });
+  });
+});
+
+// A document's click dispatch, reduced to what the bridge uses: capture-phase
+// listeners and an event whose target knows its closest anchor.
+function fakeDocument() {
+  const listeners = new Set<(e: Event) => void>();
+  const doc: ClickSource = {
+    addEventListener: (_t, l, capture) => {
+      expect(capture).toBe(true);
+      listeners.add(l);
+    },
+    removeEventListener: (_t, l) => {
+      listeners.delete(l);
+    },
+  };
+  const click = (link: { href: string; download?: string } | null, init: { button?: number } = {}) => {
+    const ev = {
+      defaultPrevented: false,
+      button: init.button ?? 0,
+      target: {
+        closest: (sel: string) =>
+          link && (sel !== 'a[download]' || link.download !== undefined)
+            ? { href: link.href, getAttribute: (n: string) => (n === 'download' ? (link.download ?? null) : null) }
+            : null,
+      },
+      preventDefault() {
+        this.defaultPrevented = true;
+      },
+    };
+    listeners.forEach((l) => l(ev as unknown as Event));
+    return ev;
+  };
+  return { doc, click, count: () => listeners.size };
+}
+
+describe('installDownloadBridge', () => {
+  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255]);
+
+  it('saves a blob download through SaveAs and keeps the engine out of it', async () => {
+    const d = fakeDocument();
+    const SaveAs = vi.fn(async (_name: string, _data: string) => '/home/me/coffee.png');
+    const fetchFn = vi.fn(async (_url: string) => new Response(new Blob([png])));
+    installDownloadBridge(d.doc, { SaveAs }, fetchFn as unknown as typeof fetch);
+    const ev = d.click({ href: 'blob:wails://wails/1234', download: 'coffee.png' });
+    expect(ev.defaultPrevented).toBe(true);
+    await vi.waitFor(() => expect(SaveAs).toHaveBeenCalledTimes(1));
+    expect(fetchFn).toHaveBeenCalledWith('blob:wails://wails/1234');
+    const [name, data] = SaveAs.mock.calls[0];
+    expect(name).toBe('coffee.png');
+    expect(Uint8Array.from(atob(data), (c) => c.charCodeAt(0))).toEqual(png);
+  });
+
+  it('leaves ordinary links, other buttons and remote downloads alone', () => {
+    const d = fakeDocument();
+    const SaveAs = vi.fn(async () => '');
+    installDownloadBridge(d.doc, { SaveAs }, vi.fn() as unknown as typeof fetch);
+    expect(d.click({ href: 'wails://wails/wait/x' }).defaultPrevented).toBe(false);
+    expect(d.click({ href: 'https://example.test/a.png', download: 'a.png' }).defaultPrevented).toBe(false);
+    expect(d.click({ href: 'blob:x', download: 'a.png' }, { button: 1 }).defaultPrevented).toBe(false);
+    expect(d.click(null).defaultPrevented).toBe(false);
+    expect(SaveAs).not.toHaveBeenCalled();
+  });
+
+  it('reports a failed save and can be removed', async () => {
+    const d = fakeDocument();
+    const errors: ApiError[] = [];
+    const SaveAs = vi.fn(async () => {
+      throw '{"code":"internal","message":"disk full"}';
+    });
+    const remove = installDownloadBridge(
+      d.doc,
+      { SaveAs },
+      (async () => new Response(new Blob([png]))) as unknown as typeof fetch,
+      (e) => errors.push(e),
+    );
+    d.click({ href: 'data:image/png;base64,AAAA', download: 'x.png' });
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    expect(errors[0]).toMatchObject({ code: 'internal', message: 'disk full' });
+    remove();
+    expect(d.count()).toBe(0);
+  });
+
+  it('is installed by fromWindow when the window has a document and SaveAs', async () => {
+    const w = fakeWails();
+    const d = fakeDocument();
+    const SaveAs = vi.fn(async () => '/tmp/x.png');
+    const app = Object.assign({}, w.app, { SaveAs });
+    const win: WailsWindow = {
+      go: { main: { App: app } },
+      runtime: w.runtime,
+      document: d.doc,
+      fetch: (async () => new Response(new Blob([png]))) as unknown as typeof fetch,
+    };
+    expect(DesktopBackend.fromWindow(win).kind).toBe('desktop');
+    expect(d.count()).toBe(1);
+    d.click({ href: 'blob:abc', download: 'me.png' });
+    await vi.waitFor(() => expect(SaveAs).toHaveBeenCalledTimes(1));
   });
 });
 

@@ -12,16 +12,82 @@
 // messages ({"type":"status","id",...}) on every change of that job.
 // A Go error rejects the promise with its text; if that text is a JSON object
 // {"code","message"} (codes as in the HTTP API) the user gets the proper words.
+//
+// WebKitGTK, the engine of the Linux shell, ignores <a download>, so the
+// download links of the pages go to SaveAs(name, dataBase64) instead, which
+// asks where to save with the native dialog (installDownloadBridge).
 
 import { ApiError, isTerminal, optionsFields, parseEvent, parseJobState, statusRank, type JobState, type RemoveOptions } from './api';
 import type { Backend, WatchHandlers } from './backend';
 import { base64ToBytes, blobToBase64 } from './base64';
 
+type OptionsFields = ReturnType<typeof optionsFields>;
+
 export interface WailsApp {
-  Submit(name: string, dataBase64: string, opts: ReturnType<typeof optionsFields>): Promise<string>;
+  Submit(name: string, dataBase64: string, opts: OptionsFields): Promise<string>;
   Status(id: string): Promise<unknown>;
   Result(id: string): Promise<string>;
   Delete(id: string): Promise<void>;
+  /** Saves the bytes through the native save dialog; resolves to the path, "" if the user cancelled. */
+  SaveAs?(name: string, dataBase64: string): Promise<string>;
+
+  // For a batch view (the Go side has them; no screen uses them yet). Jobs
+  // added any way get "job:<id>" events like Submit's; the event "batch"
+  // carries a DesktopBatchSummary on every change, "saved" a DesktopSaveReport,
+  // "settings" the DesktopSettings after a change, and "files:dropped"
+  // {paths, x, y} the paths of files and folders dropped on the window.
+  /** Queues files, and the images directly inside folders; resolves to the new job ids. */
+  AddPaths?(paths: string[], opts: OptionsFields): Promise<string[]>;
+  /** Native file and folder pickers that queue what was chosen (null if cancelled). */
+  PickFiles?(opts: OptionsFields): Promise<string[] | null>;
+  PickFolder?(opts: OptionsFields): Promise<string[] | null>;
+  /** Every job, in the order added, each as Status gives it. */
+  Jobs?(): Promise<unknown[]>;
+  Batch?(): Promise<DesktopBatchSummary>;
+  Cancel?(id: string): Promise<void>;
+  /** Resolves to how many jobs were cancelled. */
+  CancelAll?(): Promise<number>;
+  ClearFinished?(): Promise<number>;
+  /** Native save dialog for one finished job; resolves to the path, "" if cancelled. */
+  SaveResult?(id: string): Promise<string>;
+  /** Native folder dialog, then every finished result as <name>.png there (never overwriting). */
+  SaveAll?(): Promise<DesktopSaveReport>;
+  Settings?(): Promise<DesktopSettings>;
+  SetSettings?(s: DesktopSettings): Promise<DesktopSettings>;
+  /** Whether processing can start; engine.hint says what to run when the model is missing. */
+  Setup?(): Promise<DesktopSetup>;
+}
+
+export interface DesktopSetup {
+  mode: DesktopSettings['mode'];
+  server_url?: string;
+  engine: { ready: boolean; loading: boolean; error?: string; hint?: string };
+}
+
+/** The queue at a glance (event "batch", App.Batch). */
+export interface DesktopBatchSummary {
+  total: number;
+  queued: number;
+  processing: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+  /** 0..1 over all jobs. */
+  progress: number;
+}
+
+export interface DesktopSaveReport {
+  dir: string;
+  saved: { id: string; filename: string; path?: string; error?: { code: string; message: string } }[];
+  count: number;
+  failed: number;
+}
+
+/** Where images are processed; remembered in the user's config folder. */
+export interface DesktopSettings {
+  mode: 'local' | 'cloud';
+  server_url: string;
+  save_dir?: string;
 }
 
 export interface WailsRuntime {
@@ -33,6 +99,56 @@ export interface WailsRuntime {
 export interface WailsWindow {
   go?: { main?: { App?: WailsApp } };
   runtime?: WailsRuntime;
+  document?: ClickSource;
+  fetch?: typeof fetch;
+}
+
+/** Where clicks come from: the page's document. */
+export interface ClickSource {
+  addEventListener(type: 'click', listener: (e: Event) => void, capture: boolean): void;
+  removeEventListener(type: 'click', listener: (e: Event) => void, capture: boolean): void;
+}
+
+interface ClickLike {
+  defaultPrevented: boolean;
+  button: number;
+  target: EventTarget | null;
+  preventDefault(): void;
+}
+
+interface DownloadLink {
+  href: string;
+  getAttribute(name: string): string | null;
+}
+
+/**
+ * Sends clicks on download links of in-page data (blob: and data: URLs, as the
+ * result screen makes) to app.SaveAs instead of the engine, which would ignore
+ * them. Listens in the capture phase, so the page's router never sees these
+ * clicks. Returns a function that removes the listener.
+ */
+export function installDownloadBridge(
+  doc: ClickSource,
+  app: Required<Pick<WailsApp, 'SaveAs'>>,
+  fetchFn: typeof fetch,
+  onError: (err: ApiError) => void = (err) => console.error('save failed:', err.message),
+): () => void {
+  const onClick = (ev: Event): void => {
+    const e = ev as unknown as ClickLike;
+    if (e.defaultPrevented || e.button !== 0) return;
+    const t = e.target as { closest?: (sel: string) => DownloadLink | null } | null;
+    const a = t && typeof t.closest === 'function' ? t.closest('a[download]') : null;
+    if (!a || !/^(blob|data):/i.test(a.href)) return;
+    e.preventDefault();
+    const name = a.getAttribute('download') || 'cutout.png';
+    void (async () => {
+      const res = await fetchFn(a.href);
+      const data = await blobToBase64(await res.blob());
+      await app.SaveAs(name, data);
+    })().catch((err: unknown) => onError(desktopError(err)));
+  };
+  doc.addEventListener('click', onClick, true);
+  return () => doc.removeEventListener('click', onClick, true);
 }
 
 /** True when the page runs inside the Wails shell with our bindings. */
@@ -66,9 +182,14 @@ export class DesktopBackend implements Backend {
     this.runtime = runtime;
   }
 
+  /** The backend of the page's window; also routes the page's downloads to the native save dialog. */
   static fromWindow(win: WailsWindow): DesktopBackend {
     const app = win.go?.main?.App;
     if (!app || !win.runtime) throw new Error('Wails bindings are missing');
+    const saveAs = app.SaveAs;
+    if (win.document && win.fetch && typeof saveAs === 'function') {
+      installDownloadBridge(win.document, { SaveAs: saveAs.bind(app) }, win.fetch.bind(win));
+    }
     return new DesktopBackend(app, win.runtime);
   }
 
