@@ -24,6 +24,7 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+go vet -tags desktop,production,webkit2_41 ./desktop/...
 
 step "services"
 trap 'build/services/stop.sh >&2 || true' EXIT
@@ -34,4 +35,10 @@ set -a
 set +a
 
 step "Go tests"
-go test -count=1 -timeout 40m ./...
+go build -o bin/server ./server
+# The desktop's cloud-mode tests reuse this server binary instead of building their own.
+BACKLESS_TEST_SERVER_BIN=$PWD/bin/server go test -count=1 -timeout 40m ./...
+
+step "desktop: build, and smoke test of the real binary under Xvfb"
+go build -tags desktop,production,webkit2_41 -o bin/backless-desktop ./desktop
+build/desktop-smoke.sh bin/backless-desktop
