@@ -3,7 +3,7 @@
 # are present. Usage: build/deps.sh [run|test]  (run: what `make run` needs; test: everything the tests use)
 set -euo pipefail
 
-run_pkgs=(gcc make git nodejs npm)
+run_pkgs=(gcc make git curl nodejs npm)
 test_pkgs=(postgresql redis-server chromium xvfb xauth x11-apps imagemagick libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config docker-compose)
 
 want=("${run_pkgs[@]}")
@@ -15,7 +15,7 @@ for p in "${want[@]}"; do
   case $p in
     nodejs) command -v node >/dev/null && continue ;;
     npm) command -v npm >/dev/null && continue ;;
-    gcc|make|git) command -v "$p" >/dev/null && continue ;;
+    gcc|make|git|curl) command -v "$p" >/dev/null && continue ;;
   esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

@@ -182,13 +182,17 @@ start_minio() {
 		wait_for minio 60 curl -fsS "$endpoint/minio/health/ready"
 	fi
 	# Create the bucket with a signed PUT (curl signs SigV4 itself, so no MinIO client is needed). 409 means it exists.
-	local code
-	code=$(curl -sS -o "$dir/mkbucket.out" -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:$s3_region:s3" \
-		--user "$s3_access_key:$s3_secret_key" "$endpoint/$s3_bucket")
-	case $code in
-	200 | 409) ;;
-	*) die "creating bucket $s3_bucket: HTTP $code: $(cat "$dir/mkbucket.out")" ;;
-	esac
+	# MinIO reports ready a moment before it accepts bucket operations (503 XMinioServerNotInitialized), so retry.
+	local code deadline=$((SECONDS + 60))
+	while :; do
+		code=$(curl -sS -o "$dir/mkbucket.out" -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:$s3_region:s3" \
+			--user "$s3_access_key:$s3_secret_key" "$endpoint/$s3_bucket" || echo 000)
+		case $code in
+		200 | 409) break ;;
+		esac
+		[ "$SECONDS" -lt "$deadline" ] || die "creating bucket $s3_bucket: HTTP $code: $(cat "$dir/mkbucket.out")"
+		sleep 0.5
+	done
 	env_test+=("BACKLESS_TEST_S3_ENDPOINT=$endpoint" "BACKLESS_TEST_S3_BUCKET=$s3_bucket"
 		"BACKLESS_TEST_S3_REGION=$s3_region" "BACKLESS_TEST_S3_ACCESS_KEY=$s3_access_key"
 		"BACKLESS_TEST_S3_SECRET_KEY=$s3_secret_key")
