@@ -7,7 +7,7 @@ BIN := bin
 PORT ?= 8080
 DESKTOP_TAGS := desktop,production,webkit2_41
 
-.PHONY: setup deps model frontend build desktop run test lint bench bench-load clean
+.PHONY: setup deps model frontend build desktop run test e2e lint bench bench-load clean
 
 ## setup: packages the app needs, the ONNX Runtime library and the models (idempotent)
 setup: deps model
@@ -40,6 +40,11 @@ run: setup build
 test:
 	build/test.sh
 
+## e2e: the web app in Debian's Chromium against the all-in-one server (screenshots in frontend/e2e/screenshots)
+e2e: model
+	build/deps.sh test
+	build/e2e.sh
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -47,6 +52,10 @@ lint:
 ## bench: engine stage timings, ratio to the ONNX session run alone, peak RSS
 bench: model
 	build/bench/engine.sh
+
+## bench-load: concurrent uploads to the all-in-one server: throughput, p50/p95 latency, peak RSS
+bench-load: model
+	build/bench/load.sh
 
 clean:
 	rm -rf $(BIN)

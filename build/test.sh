@@ -39,6 +39,9 @@ go build -o bin/server ./server
 # The desktop's cloud-mode tests reuse this server binary instead of building their own.
 BACKLESS_TEST_SERVER_BIN=$PWD/bin/server go test -count=1 -timeout 40m ./...
 
+step "web app in a real browser: Chromium against the all-in-one server"
+build/e2e.sh
+
 step "desktop: build, and smoke test of the real binary under Xvfb"
 go build -tags desktop,production,webkit2_41 -o bin/backless-desktop ./desktop
 build/desktop-smoke.sh bin/backless-desktop

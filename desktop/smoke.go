@@ -77,6 +77,7 @@ type pageReport struct {
 	Path     string `json:"path"`
 	Heading  string `json:"heading"`
 	Download string `json:"download"`
+	Note     string `json:"note"` // what the page says becomes of the image
 	Width    int    `json:"width"`
 	Height   int    `json:"height"`
 }
@@ -141,6 +142,10 @@ func (s *smokeRun) drive(ctx context.Context, app *App) error {
 				shown = r
 				if r.Width != info.Width || r.Height != info.Height {
 					return fmt.Errorf("page shows a %dx%d cutout of a %dx%d photo", r.Width, r.Height, info.Width, info.Height)
+				}
+				// The smoke run is in local mode: the page must not tell of a server that never saw the photo.
+				if !strings.Contains(r.Note, "this computer") {
+					return fmt.Errorf("the result's privacy note does not say the photo stayed on this computer: %q", r.Note)
 				}
 			}
 		case msg := <-s.ui.errs:

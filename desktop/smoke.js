@@ -56,6 +56,7 @@
     await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
     report('shown', {
       heading: document.querySelector('#result-title').textContent.trim(),
+      note: (document.querySelector('.note') || { textContent: '' }).textContent.trim(),
       download: link.getAttribute('download'),
       width: img.naturalWidth,
       height: img.naturalHeight,

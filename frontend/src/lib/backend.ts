@@ -20,12 +20,20 @@ export interface Backend {
   /** The job's current state. Rejects with ApiError code "not_found" when it is gone. */
   status(id: string, signal?: AbortSignal): Promise<JobState>;
   /**
-   * Follows the job until it is done or failed (then stops by itself).
-   * Returns a function that stops following it.
+   * Reports the job's states until it is done or failed, then nothing more.
+   * Returns a function that stops following it, to call when the job's page is
+   * left: until then the web backend keeps the job's socket open, which tells
+   * the server the result is still shown (it deletes a finished job a grace
+   * period after its last socket closes).
    */
   watch(id: string, handlers: WatchHandlers): () => void;
   /** The finished PNG. */
   result(id: string, signal?: AbortSignal): Promise<Blob>;
   /** Deletes the job and its images; a job already gone is no error. */
   remove(id: string): Promise<void>;
+  /**
+   * What becomes of the user's image, in a sentence shown beside the result:
+   * where it was processed and when it is deleted, which only the backend knows.
+   */
+  privacyNote(): string;
 }

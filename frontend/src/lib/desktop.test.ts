@@ -44,6 +44,19 @@ function fakeWails() {
 }
 
 describe('DesktopBackend', () => {
+  it('words its privacy note by the mode the settings hold, and says nothing wrong before it knows', () => {
+    const w = fakeWails();
+    const b = new DesktopBackend(w.app, w.runtime);
+    const unknown = b.privacyNote();
+    expect(unknown).toMatch(/cloud mode/);
+    b.noteMode('local');
+    expect(b.privacyNote()).toMatch(/this computer/);
+    expect(b.privacyNote()).not.toMatch(/server/);
+    b.noteMode('cloud');
+    expect(b.privacyNote()).toMatch(/server/);
+    expect(new Set([unknown, b.privacyNote()]).size).toBe(2);
+  });
+
   it('submits the file as base64 with the API option fields', async () => {
     const w = fakeWails();
     const b = new DesktopBackend(w.app, w.runtime);

@@ -176,6 +176,8 @@ export class DesktopBackend implements Backend {
   readonly kind = 'desktop' as const;
   private readonly app: WailsApp;
   private readonly runtime: WailsRuntime;
+  // Where images go, once the settings have been read (noteMode); null before.
+  private mode: DesktopSettings['mode'] | null = null;
 
   constructor(app: WailsApp, runtime: WailsRuntime) {
     this.app = app;
@@ -191,6 +193,22 @@ export class DesktopBackend implements Backend {
       installDownloadBridge(win.document, { SaveAs: saveAs.bind(app) }, win.fetch.bind(win));
     }
     return new DesktopBackend(app, win.runtime);
+  }
+
+  /** Tells the backend the mode the settings hold, for privacyNote; the settings panel calls it on load and save. */
+  noteMode(mode: DesktopSettings['mode']): void {
+    this.mode = mode;
+  }
+
+  privacyNote(): string {
+    switch (this.mode) {
+      case 'local':
+        return 'Processed on this computer: the photo never left it. The app forgets it when you leave this page, so save the cutout to keep it.';
+      case 'cloud':
+        return 'Processed by your Backless server, which deletes the image when you leave this page. Save the cutout to keep it.';
+      default:
+        return 'The app forgets this image when you leave this page, and so does the server in cloud mode. Save the cutout to keep it.';
+    }
   }
 
   async submit(file: Blob, filename: string, opts: RemoveOptions, signal?: AbortSignal): Promise<string> {

@@ -73,7 +73,7 @@ afterEach(() => {
 });
 
 describe('JobWatcher over the websocket', () => {
-  it('reports each state from the socket and closes after done', () => {
+  it('reports each state from the socket, and keeps it open after done until stopped', () => {
     const { watcher, sockets, jobs, states, getJob } = setup();
     watcher.start();
     expect(sockets).toHaveLength(1);
@@ -86,10 +86,61 @@ describe('JobWatcher over the websocket', () => {
     expect(jobs.map((j) => j.status)).toEqual(['queued', 'processing', 'done']);
     expect(jobs[1].progress).toBe(0.5);
     expect(jobs[2].resultUrl).toBe('/api/jobs/j1/result');
-    expect(states).toEqual(['live', 'closed']);
-    expect(sockets[0].closedByClient).toBe(1000);
+    // The open socket tells the server the result's page is still shown; it
+    // deletes the job a grace period after the socket closes.
+    expect(sockets[0].closedByClient).toBeUndefined();
+    expect(states).toEqual(['live']);
     expect(getJob).not.toHaveBeenCalled();
     expect(vi.getTimerCount()).toBe(0);
+
+    watcher.stop();
+    expect(sockets[0].closedByClient).toBe(1000);
+    expect(states).toEqual(['live', 'closed']);
+  });
+
+  it('after done reports nothing more, and does not reconnect or poll when the socket drops', async () => {
+    const { watcher, sockets, jobs, states, getJob } = setup();
+    watcher.start();
+    sockets[0].open();
+    sockets[0].send(status('done'));
+    // Say the job was deleted from another tab: the page keeps its result.
+    sockets[0].send(status('failed', { error: { code: 'not_found', message: 'job not found' } }));
+    expect(jobs.map((j) => j.status)).toEqual(['done']);
+
+    sockets[0].fail();
+    expect(states.at(-1)).toBe('closed');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(sockets).toHaveLength(1);
+    expect(getJob).not.toHaveBeenCalled();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('done from a poll stops the polls and reconnects, and keeps a socket that is being opened', async () => {
+    const answers: JobState['status'][] = ['processing', 'done'];
+    const { watcher, sockets, jobs, states, getJob } = setup({
+      getJob: async (id) => ({ id, status: answers.shift() ?? 'done' }),
+    });
+    watcher.start();
+    sockets[0].fail(); // failure 1: reconnect in 100 ms
+    await vi.advanceTimersByTimeAsync(100);
+    sockets[1].fail(); // failure 2: a poll now, the next in 500 ms; a reconnect in 200 ms
+    await vi.advanceTimersByTimeAsync(200);
+    expect(sockets).toHaveLength(3); // connecting
+    await vi.advanceTimersByTimeAsync(300);
+    expect(jobs.map((j) => j.status)).toEqual(['processing', 'done']);
+    expect(getJob).toHaveBeenCalledTimes(2);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(sockets[2].closedByClient).toBeUndefined();
+
+    // The server's first message on it is the state already reported.
+    sockets[2].open();
+    sockets[2].send(status('done'));
+    expect(jobs).toHaveLength(2);
+    sockets[2].fail();
+    expect(states.at(-1)).toBe('closed');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(sockets).toHaveLength(3);
+    expect(getJob).toHaveBeenCalledTimes(2);
   });
 
   it('ignores messages for other jobs, junk, and stale states', () => {
@@ -298,6 +349,10 @@ describe('JobWatcher polling', () => {
 });
 
 describe('WebBackend', () => {
+  it('says the server deletes the image when the page is left', () => {
+    expect(new WebBackend({ fetch: vi.fn() as unknown as typeof fetch, pageUrl: 'https://app.test/' }).privacyNote()).toMatch(/deleted from the server when you leave/);
+  });
+
   it('wires the watcher to the page origin and the HTTP API', async () => {
     const urls: string[] = [];
     const fetchFn = vi.fn(async (u: RequestInfo | URL) => {

@@ -54,7 +54,10 @@ export interface WatcherDeps {
  *   socket fails → reconnecting (backoff), and after `failuresBeforePolling`
  *   failures in a row → polling (GET every pollIntervalMs while reconnects go on)
  *   a message on the socket → live again, polling stops
- *   done/failed from either source, or stop() → closed.
+ *   done/failed from either source → finished: nothing more is reported,
+ *   polling and reconnects stop, but an open socket stays open until stop()
+ *   (see finish()); with no socket, or when it closes → closed
+ *   stop() → closed.
  * A socket that opens but closes without a message counts as a failure, so a
  * server that refuses a job's socket still leads to polling (which sees a 404).
  */
@@ -70,6 +73,7 @@ export class JobWatcher {
   private failures = 0;
   private stateValue: ConnectionState = 'connecting';
   private last: JobState | null = null;
+  private finished = false;
   private closed = false;
 
   constructor(id: string, handlers: WatchHandlers, deps: WatcherDeps) {
@@ -136,6 +140,10 @@ export class JobWatcher {
     ws.onclose = () => {
       if (this.socket !== ws) return;
       this.socket = null;
+      if (this.finished) {
+        this.stop();
+        return;
+      }
       this.onSocketFailure();
     };
     // An error is always followed by a close, which does the work.
@@ -225,7 +233,7 @@ export class JobWatcher {
   }
 
   private deliver(job: JobState): void {
-    if (this.closed) return;
+    if (this.closed || this.finished) return;
     const prev = this.last;
     // A poll answered just before a socket message can be older than it.
     if (prev && statusRank(job.status) < statusRank(prev.status)) return;
@@ -240,7 +248,23 @@ export class JobWatcher {
     }
     this.last = job;
     this.handlers.job(job);
-    if (isTerminal(job.status)) this.stop();
+    if (isTerminal(job.status)) this.finish();
+  }
+
+  // The job will not change again, so nothing more is reported and no more
+  // polls or reconnects are made. An open socket stays open until stop(),
+  // though: the server takes an open socket on a finished job as its page still
+  // being shown, and deletes the job a grace period after the last one closes
+  // (DESIGN.md, "Nothing is kept"; shared/httpapi/reaper.go). Closing it here
+  // would delete the result while the user is still looking at it, and a
+  // reload after that grace period would find it gone. If the socket drops
+  // later it is not reopened: the page still holds the result it fetched.
+  private finish(): void {
+    if (this.closed) return; // a handler may have stopped the watcher
+    this.finished = true;
+    this.clearReconnect();
+    this.stopPolling();
+    if (!this.socket) this.stop();
   }
 }
 
@@ -264,6 +288,10 @@ export class WebBackend implements Backend {
   constructor(opts: WebBackendOptions) {
     this.opts = opts;
     this.api = new HttpApi(opts.fetch, opts.base ?? '');
+  }
+
+  privacyNote(): string {
+    return 'For your privacy, this image is deleted from the server when you leave this page. Download it to keep it.';
   }
 
   async submit(file: Blob, filename: string, opts: RemoveOptions, signal?: AbortSignal): Promise<string> {
