@@ -17,7 +17,7 @@
 //	                                      the page's download button, print "smoke: ok", quit on SIGTERM
 //
 // Environment: BACKLESS_CACHE, BACKLESS_ORT_LIB, BACKLESS_MODEL (where the engine's files are, as for the CLI),
-// BACKLESS_MODEL_PROFILE, BACKLESS_THREADS, BACKLESS_SESSIONS, MAX_UPLOAD_BYTES, MAX_PIXELS (as for the server),
+// BACKLESS_MODEL_PROFILE, BACKLESS_THREADS, BACKLESS_SESSIONS, BACKLESS_LOW_MEMORY, MAX_UPLOAD_BYTES, MAX_PIXELS (as for the server),
 // BACKLESS_DESKTOP_SETTINGS (the settings file), LOG_LEVEL.
 package main
 
@@ -117,7 +117,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	loader := engine.NewLoader(
 		segment.Paths{Library: cfg.Engine.Library, Model: cfg.Engine.Model},
-		segment.Config{Profile: cfg.Engine.Profile, Threads: cfg.Engine.Threads, Sessions: cfg.Engine.Sessions},
+		segment.Config{Profile: cfg.Engine.Profile, Threads: cfg.Engine.Threads, Sessions: cfg.Engine.Sessions,
+			LowMemory: cfg.Engine.LowMemory},
 	)
 	defer func() {
 		if err := loader.Close(); err != nil {

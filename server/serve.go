@@ -141,7 +141,7 @@ func inProcessQueue(ctx context.Context, cfg config.Config, b *backends, metrics
 	}
 	eng, err := segment.New(ctx, rt, segment.Config{
 		ModelPath: cfg.Engine.Model, Profile: cfg.Engine.Profile,
-		Sessions: cfg.Engine.Sessions, Threads: cfg.Engine.Threads,
+		Sessions: cfg.Engine.Sessions, Threads: cfg.Engine.Threads, LowMemory: cfg.Engine.LowMemory,
 	})
 	if err != nil {
 		_ = rt.Close()

@@ -31,10 +31,13 @@ func TestParseInterspersed(t *testing.T) {
 	}
 	var g removeFlags
 	fs = newRemoveFlagSet(&g, io.Discard, func(k string) string {
-		return map[string]string{"BACKLESS_MODEL_PROFILE": "u2net", "BACKLESS_THREADS": "3"}[k]
+		return map[string]string{"BACKLESS_MODEL_PROFILE": "u2net", "BACKLESS_THREADS": "3", "BACKLESS_LOW_MEMORY": "true"}[k]
 	})
-	if _, err := parseInterspersed(fs, nil); err != nil || g.profile != "u2net" || g.threads != 3 {
-		t.Fatalf("env defaults: profile %q threads %d (%v)", g.profile, g.threads, err)
+	if _, err := parseInterspersed(fs, nil); err != nil || g.profile != "u2net" || g.threads != 3 || !g.lowMemory {
+		t.Fatalf("env defaults: profile %q threads %d low memory %v (%v)", g.profile, g.threads, g.lowMemory, err)
+	}
+	if _, err := parseInterspersed(fs, []string{"-low-memory=false"}); err != nil || g.lowMemory {
+		t.Fatalf("-low-memory=false: %v (%v)", g.lowMemory, err)
 	}
 	if err := fs.Parse([]string{"-h"}); err != flag.ErrHelp {
 		t.Fatalf("-h: %v", err)

@@ -79,7 +79,7 @@ func serveTasks(ctx context.Context, cfg config.Config, log zerolog.Logger) erro
 	defer rt.Close()
 	eng, err := segment.New(ctx, rt, segment.Config{
 		ModelPath: cfg.Engine.Model, Profile: cfg.Engine.Profile,
-		Sessions: cfg.Engine.Sessions, Threads: cfg.Engine.Threads,
+		Sessions: cfg.Engine.Sessions, Threads: cfg.Engine.Threads, LowMemory: cfg.Engine.LowMemory,
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@
 # measured in the same loop, their ratio, PNG size and peak RSS. One process per photo size, so each peak RSS is that
 # of a process doing only that work. Usage: build/bench/engine.sh [runs per size, default 5]
 #   BACKLESS_BENCH_ARENA=1  measure with ONNX Runtime's arena and memory patterns on (its defaults), for comparison
+#   BACKLESS_LOW_MEMORY=true  measure the low-memory setting (no layout optimisation)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-5}

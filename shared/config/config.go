@@ -99,6 +99,8 @@ type Engine struct {
 	Profile  string
 	Threads  int
 	Sessions int
+	// LowMemory: see segment.Config.LowMemory.
+	LowMemory bool
 }
 
 // Addr is the address to listen on.
@@ -153,11 +155,12 @@ func Load(getenv func(string) string, role Role) (Config, error) {
 		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", 10*time.Second),
 
 		Engine: Engine{
-			Model:    paths.Model,
-			Library:  paths.Library,
-			Profile:  p.str("BACKLESS_MODEL_PROFILE", ""),
-			Threads:  p.int("BACKLESS_THREADS", 0, 0, 1024),
-			Sessions: p.int("BACKLESS_SESSIONS", 1, 1, 64),
+			Model:     paths.Model,
+			Library:   paths.Library,
+			Profile:   p.str("BACKLESS_MODEL_PROFILE", ""),
+			Threads:   p.int("BACKLESS_THREADS", 0, 0, 1024),
+			Sessions:  p.int("BACKLESS_SESSIONS", 1, 1, 64),
+			LowMemory: p.bool("BACKLESS_LOW_MEMORY", false),
 		},
 	}
 	// segment.Locate read these; asking again records that they are part of the configuration.
@@ -313,6 +316,7 @@ func (c Config) Redacted() map[string]string {
 		"BACKLESS_ORT_LIB":          c.Engine.Library,
 		"BACKLESS_THREADS":          strconv.Itoa(c.Engine.Threads),
 		"BACKLESS_SESSIONS":         strconv.Itoa(c.Engine.Sessions),
+		"BACKLESS_LOW_MEMORY":       strconv.FormatBool(c.Engine.LowMemory),
 	}
 }
 

@@ -32,7 +32,7 @@ func TestDefaultsAreTheEmbeddedSetUp(t *testing.T) {
 		c.DeleteGrace != 30*time.Second || c.JobLease != 10*time.Minute || c.Concurrency != 2 {
 		t.Errorf("limits: %+v", c)
 	}
-	if !strings.HasSuffix(c.Engine.Model, ".onnx") || c.Engine.Sessions != 1 {
+	if !strings.HasSuffix(c.Engine.Model, ".onnx") || c.Engine.Sessions != 1 || c.Engine.LowMemory {
 		t.Errorf("engine: %+v", c.Engine)
 	}
 }
@@ -46,13 +46,14 @@ func TestProductionServer(t *testing.T) {
 		"WORKER_URL": "https://worker.example", "PROJECT_NAME": "p", "QUEUE_REGION": "r", "QUEUE_ID": "q",
 		"SECRET_KEY": "django-secret", "ALLOWED_HOSTS": "a.example, .run.app,",
 		"CSRF_TRUSTED_ORIGINS": "https://a.example", "DELETE_GRACE": "5s", "JOB_TTL": "2h",
+		"BACKLESS_LOW_MEMORY": "true",
 	}), RoleServer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.InProcessQueue() || c.TaskSecret != "django-secret" || !c.S3.PathStyle || c.Addr() != "127.0.0.1:9000" ||
 		c.LogLevel != zerolog.DebugLevel || len(c.AllowedHosts) != 2 || c.AllowedHosts[1] != ".run.app" ||
-		c.DeleteGrace != 5*time.Second || c.JobTTL != 2*time.Hour {
+		c.DeleteGrace != 5*time.Second || c.JobTTL != 2*time.Hour || !c.Engine.LowMemory {
 		t.Fatalf("%+v", c)
 	}
 	// TASK_SECRET wins over SECRET_KEY.
@@ -66,7 +67,7 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		"PORT": "http", "STORAGE": "gcs", "JOB_TTL": "soon", "MAX_PIXELS": "-1", "LOG_LEVEL": "loud",
 		"WORKER_URL": "worker:8080", "DATABASE_URL": "mysql://u:hunter2@x/y", "AWS_ACCESS_KEY_ID": "only-the-id",
-		"CSRF_TRUSTED_ORIGINS": "example.com", "JOB_TIMEOUT": "20m",
+		"CSRF_TRUSTED_ORIGINS": "example.com", "JOB_TIMEOUT": "20m", "BACKLESS_LOW_MEMORY": "a little",
 	}), RoleServer)
 	if err == nil {
 		t.Fatal("no error")
@@ -74,7 +75,7 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{"PORT", "STORAGE", "JOB_TTL", "MAX_PIXELS", "LOG_LEVEL", "WORKER_URL is not a valid URL",
 		"PROJECT_NAME", "TASK_SECRET", "REDIS_URL", "DATABASE_URL must start", "AWS_SECRET_ACCESS_KEY",
-		"CSRF_TRUSTED_ORIGINS", "JOB_TIMEOUT"} {
+		"CSRF_TRUSTED_ORIGINS", "JOB_TIMEOUT", "BACKLESS_LOW_MEMORY must be true or false"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %s:\n%s", want, msg)
 		}

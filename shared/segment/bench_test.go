@@ -89,6 +89,7 @@ func benchEngine(b *testing.B) *Engine {
 		e, err := New(context.Background(), testRT, Config{
 			ModelPath:   Locate(os.Getenv).Model,
 			MemoryArena: os.Getenv("BACKLESS_BENCH_ARENA") == "1",
+			LowMemory:   os.Getenv(EnvLowMemory) == "true",
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -90,6 +90,30 @@ func TestMasksMatchReferencePipeline(t *testing.T) {
 	}
 }
 
+// TestLowMemoryGivesTheSameMask checks that the low-memory setting changes how ONNX Runtime lays out the work, not
+// what the model computes: the mask must agree with the default engine's as closely as float rounding allows.
+func TestLowMemoryGivesTheSameMask(t *testing.T) {
+	low, err := New(context.Background(), testRT, Config{ModelPath: Locate(os.Getenv).Model, LowMemory: true})
+	if err != nil {
+		t.Fatalf("real model, low memory: %v", err)
+	}
+	defer low.Close()
+	img := decodeFile(t, filepath.Join(testdata, "coffee.jpg"))
+	want, _, err := isnet(t).Mask(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := low.Mask(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, iou := agreement(got.Pix, want.Pix)
+	t.Logf("low memory vs default: mean |Δα| %.4f/255, IoU(α>127) %.6f", d, iou)
+	if d > 0.1 || iou < 0.999 {
+		t.Errorf("low-memory mask differs: mean |Δα| %.4f (max 0.1), IoU %.6f (min 0.999)", d, iou)
+	}
+}
+
 // TestCOCOGroundTruth scores the model against human-drawn masks. The reference pipeline (same model) measured mean
 // IoU 0.773 and mean |Δα| 18.3/255 on this set; an engine that reproduces it must land on the same numbers.
 func TestCOCOGroundTruth(t *testing.T) {

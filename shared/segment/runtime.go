@@ -24,6 +24,8 @@ const (
 	// EnvProfile and EnvThreads are read by the programs (not by Locate) to fill Config.Profile and Config.Threads.
 	EnvProfile = "BACKLESS_MODEL_PROFILE"
 	EnvThreads = "BACKLESS_THREADS"
+	// EnvLowMemory fills Config.LowMemory.
+	EnvLowMemory = "BACKLESS_LOW_MEMORY"
 )
 
 // ORTVersion is the ONNX Runtime release that build/setup-model.sh installs; onnxruntime_go v1.27.0 asks for C API
