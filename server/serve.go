@@ -46,10 +46,13 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	} else {
 		q, err := cloudtasks.New(ctx, cloudtasks.Config{
 			Project: cfg.Queue.Project, Region: cfg.Queue.Region, QueueID: cfg.Queue.ID,
-			TargetURL:        job.TaskURL(cfg.WorkerURL),
-			Secret:           cfg.TaskSecret,
-			EmulatorHost:     cfg.Queue.EmulatorHost,
-			DispatchDeadline: min(max(cfg.JobTimeout+time.Minute, 15*time.Second), 30*time.Minute),
+			TargetURL: job.TaskURL(cfg.WorkerURL),
+			Secret:    cfg.TaskSecret,
+			// Google signs a token for this account on each task; the worker checks it (TASK_OIDC_*).
+			OIDCServiceAccount: cfg.TaskOIDC.ServiceAccount,
+			OIDCAudience:       cfg.TaskOIDC.Audience,
+			EmulatorHost:       cfg.Queue.EmulatorHost,
+			DispatchDeadline:   min(max(cfg.JobTimeout+time.Minute, 15*time.Second), 30*time.Minute),
 		})
 		if err != nil {
 			return fmt.Errorf("cloud tasks queue: %w", err)

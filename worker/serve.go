@@ -18,6 +18,7 @@ import (
 	"github.com/backless/backless/shared/imageio"
 	"github.com/backless/backless/shared/job"
 	"github.com/backless/backless/shared/local"
+	"github.com/backless/backless/shared/oidc"
 	"github.com/backless/backless/shared/pipeline"
 	"github.com/backless/backless/shared/postgres"
 	"github.com/backless/backless/shared/redis"
@@ -100,10 +101,20 @@ func serveTasks(ctx context.Context, cfg config.Config, log zerolog.Logger) erro
 	if err != nil {
 		return err
 	}
+	var token httpapi.TokenVerifier
+	if o := cfg.TaskOIDC; o.ServiceAccount != "" {
+		v, err := oidc.New(oidc.Config{Issuer: o.Issuer, Audience: o.Audience, ServiceAccount: o.ServiceAccount})
+		if err != nil {
+			return err
+		}
+		token = v
+		log.Info().Str("service_account", o.ServiceAccount).Str("issuer", o.Issuer).
+			Msg("tasks must carry an OIDC token of the queue's service account")
+	}
 	stopCtx, stopProcessing := context.WithCancel(context.Background())
 	defer stopProcessing()
 	h, err := httpapi.NewTaskHandler(httpapi.TaskConfig{
-		Secret: cfg.TaskSecret, Processor: pipe, Concurrency: cfg.Concurrency, Stop: stopCtx,
+		Secret: cfg.TaskSecret, Token: token, Processor: pipe, Concurrency: cfg.Concurrency, Stop: stopCtx,
 		Checks: checks, Log: log, Metrics: metrics,
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/backless/backless/shared/job"
 	"github.com/backless/backless/shared/segment"
 )
 
@@ -55,6 +56,7 @@ type Config struct {
 	WorkerURL  string
 	Queue      Queue
 	TaskSecret string
+	TaskOIDC   TaskOIDC
 
 	AllowedHosts   []string
 	TrustedOrigins []string
@@ -82,6 +84,16 @@ type S3 struct {
 	PublicEndpoint string
 	AccessKey      string
 	SecretKey      string
+}
+
+// TaskOIDC is the OIDC token Google Cloud Tasks signs for each task, on top of the shared secret: the server has the
+// queue attach it, the worker requires it. Off while ServiceAccount is empty.
+type TaskOIDC struct {
+	ServiceAccount string
+	// Audience is the token's aud. The server defaults it to the worker's task URL; the worker must be told.
+	Audience string
+	// Issuer (worker) is where the signing keys are found; default https://accounts.google.com.
+	Issuer string
 }
 
 // Queue names the Cloud Tasks queue (with WORKER_URL).
@@ -140,6 +152,11 @@ func Load(getenv func(string) string, role Role) (Config, error) {
 			EmulatorHost: p.str("CLOUD_TASKS_EMULATOR_HOST", ""),
 		},
 		TaskSecret: p.str("TASK_SECRET", ""),
+		TaskOIDC: TaskOIDC{
+			ServiceAccount: p.str("TASK_OIDC_SERVICE_ACCOUNT", ""),
+			Audience:       p.str("TASK_OIDC_AUDIENCE", ""),
+			Issuer:         p.str("TASK_OIDC_ISSUER", "https://accounts.google.com"),
+		},
 
 		AllowedHosts:   p.list("ALLOWED_HOSTS"),
 		TrustedOrigins: p.list("CSRF_TRUSTED_ORIGINS"),
@@ -179,6 +196,10 @@ func Load(getenv func(string) string, role Role) (Config, error) {
 		c.LogLevel = l
 	}
 
+	if c.Role == RoleServer && c.WorkerURL != "" && c.TaskOIDC.ServiceAccount != "" && c.TaskOIDC.Audience == "" {
+		// What Google itself would put in the token without an audience; the worker is told the same.
+		c.TaskOIDC.Audience = job.TaskURL(c.WorkerURL)
+	}
 	p.errs = append(p.errs, c.validate()...)
 	if len(p.errs) > 0 {
 		msgs := make([]string, len(p.errs))
@@ -219,6 +240,9 @@ func (c Config) validate() []error {
 			bad("CSRF_TRUSTED_ORIGINS: %q is not an origin like https://example.com", o)
 		}
 	}
+	if c.TaskOIDC.Issuer != "" {
+		checkURL(&errs, "TASK_OIDC_ISSUER", c.TaskOIDC.Issuer, "http", "https")
+	}
 	if c.JobTimeout >= c.JobLease {
 		bad("JOB_TIMEOUT (%s) must be shorter than JOB_LEASE (%s), or a slow job would be processed twice", c.JobTimeout, c.JobLease)
 	}
@@ -247,6 +271,10 @@ func (c Config) validate() []error {
 		}
 		if c.TaskSecret == "" {
 			bad("the worker needs TASK_SECRET (or SECRET_KEY) to tell tasks from the queue apart from anyone else's requests")
+		}
+		if c.TaskOIDC.ServiceAccount != "" && c.TaskOIDC.Audience == "" {
+			bad("TASK_OIDC_SERVICE_ACCOUNT needs TASK_OIDC_AUDIENCE on the worker: the audience the server's tokens "+
+				"name (by default the server's WORKER_URL followed by %s)", job.TaskPath)
 		}
 	default:
 		bad("unknown role %q", c.Role)
@@ -300,6 +328,9 @@ func (c Config) Redacted() map[string]string {
 		"QUEUE_ID":                  c.Queue.ID,
 		"CLOUD_TASKS_EMULATOR_HOST": c.Queue.EmulatorHost,
 		"TASK_SECRET":               mask(c.TaskSecret),
+		"TASK_OIDC_SERVICE_ACCOUNT": c.TaskOIDC.ServiceAccount,
+		"TASK_OIDC_AUDIENCE":        c.TaskOIDC.Audience,
+		"TASK_OIDC_ISSUER":          c.TaskOIDC.Issuer,
 		"ALLOWED_HOSTS":             strings.Join(c.AllowedHosts, ","),
 		"CSRF_TRUSTED_ORIGINS":      strings.Join(c.TrustedOrigins, ","),
 		"MAX_UPLOAD_BYTES":          strconv.FormatInt(c.MaxUploadBytes, 10),

@@ -56,6 +56,18 @@ func TestProductionServer(t *testing.T) {
 		c.DeleteGrace != 5*time.Second || c.JobTTL != 2*time.Hour || !c.Engine.LowMemory {
 		t.Fatalf("%+v", c)
 	}
+	if c.TaskOIDC.ServiceAccount != "" || c.TaskOIDC.Audience != "" {
+		t.Errorf("OIDC on without TASK_OIDC_SERVICE_ACCOUNT: %+v", c.TaskOIDC)
+	}
+	// With a service account, the token's audience defaults to the task URL, as Google's own default.
+	o, err := Load(env(map[string]string{
+		"WORKER_URL": "https://worker.example", "PROJECT_NAME": "p", "QUEUE_REGION": "r", "QUEUE_ID": "q",
+		"TASK_SECRET": "t", "DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h:1",
+		"TASK_OIDC_SERVICE_ACCOUNT": "tasks@p.iam.gserviceaccount.com",
+	}), RoleServer)
+	if err != nil || o.TaskOIDC.Audience != "https://worker.example/_tasks/remove-background/" {
+		t.Fatalf("OIDC audience default: %+v, %v", o.TaskOIDC, err)
+	}
 	// TASK_SECRET wins over SECRET_KEY.
 	c2, _ := Load(env(map[string]string{"TASK_SECRET": "t", "SECRET_KEY": "s"}), RoleServer)
 	if c2.TaskSecret != "t" {
@@ -93,9 +105,27 @@ func TestWorkerNeedsTheSharedServices(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL and REDIS_URL") || !strings.Contains(err.Error(), "TASK_SECRET") {
 		t.Fatalf("worker without services: %v", err)
 	}
-	_, err = Load(env(map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h:1", "TASK_SECRET": "x"}), RoleWorker)
+	base := map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h:1", "TASK_SECRET": "x"}
+	c, err := Load(env(base), RoleWorker)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.TaskOIDC.ServiceAccount != "" || c.TaskOIDC.Issuer != "https://accounts.google.com" {
+		t.Errorf("OIDC defaults: %+v", c.TaskOIDC)
+	}
+	// OIDC tokens: the worker cannot guess the audience the server's tokens carry.
+	base["TASK_OIDC_SERVICE_ACCOUNT"] = "tasks@p.iam.gserviceaccount.com"
+	if _, err := Load(env(base), RoleWorker); err == nil || !strings.Contains(err.Error(), "TASK_OIDC_AUDIENCE") {
+		t.Fatalf("OIDC without an audience: %v", err)
+	}
+	base["TASK_OIDC_AUDIENCE"] = "https://w.example/_tasks/remove-background/"
+	base["TASK_OIDC_ISSUER"] = "accounts.google.com"
+	if _, err := Load(env(base), RoleWorker); err == nil || !strings.Contains(err.Error(), "TASK_OIDC_ISSUER") {
+		t.Fatalf("issuer without a scheme: %v", err)
+	}
+	delete(base, "TASK_OIDC_ISSUER")
+	if c, err = Load(env(base), RoleWorker); err != nil || c.TaskOIDC.Audience != base["TASK_OIDC_AUDIENCE"] {
+		t.Fatalf("OIDC worker: %+v, %v", c.TaskOIDC, err)
 	}
 }
 

@@ -66,6 +66,14 @@ func Vars() []Var {
 			Doc: "Shared secret sent with every task and checked by the worker. Default: SECRET_KEY."},
 		{Name: "SECRET_KEY", Used: "both", Secret: true,
 			Doc: "The original service's secret; used as TASK_SECRET when that is unset."},
+		{Name: "TASK_OIDC_SERVICE_ACCOUNT", Used: "both",
+			Doc: "Service account as which Google Cloud Tasks signs an OIDC token for every task; the worker then " +
+				"requires that token as well as TASK_SECRET. Unset: the secret alone."},
+		{Name: "TASK_OIDC_AUDIENCE", Default: "the worker's task URL", Used: "both",
+			Doc: "Audience of that token. The server defaults it to the URL its tasks go to " +
+				"(the worker's base URL + /_tasks/remove-background/); the worker needs it set to the same value."},
+		{Name: "TASK_OIDC_ISSUER", Default: "https://accounts.google.com", Used: "worker",
+			Doc: "Issuer of those tokens, whose signing keys the worker fetches."},
 		{Name: "ALLOWED_HOSTS", Used: "server",
 			Doc: "Comma-separated host names the server answers to (.example.com matches subdomains). " +
 				"Unset: any. Browser origins on these hosts may also post and open sockets."},

@@ -19,10 +19,17 @@ type Processor interface {
 	Process(ctx context.Context, id string) (pipeline.Outcome, error)
 }
 
+// TokenVerifier checks the OIDC token a task carries: *oidc.Verifier. Its errors carry a job.Code.
+type TokenVerifier interface {
+	Verify(ctx context.Context, r *http.Request) error
+}
+
 // TaskConfig holds the parts of the worker's HTTP side.
 type TaskConfig struct {
 	// Secret must arrive in the job.TaskSecretHeader header of every task.
-	Secret    string
+	Secret string
+	// Token, when set, must also accept each task's OIDC token (Google Cloud Tasks with an oidc_token).
+	Token     TokenVerifier
 	Processor Processor
 	// Concurrency bounds the jobs processed at once (default 2); further deliveries wait for a slot.
 	Concurrency int
@@ -91,6 +98,12 @@ func (t *tasks) handle(w http.ResponseWriter, r *http.Request) int {
 	if subtle.ConstantTimeCompare([]byte(got), []byte(t.cfg.Secret)) != 1 {
 		writeError(w, r, job.Errorf(job.CodeForbidden, "wrong task secret"))
 		return http.StatusForbidden
+	}
+	if t.cfg.Token != nil {
+		if err := t.cfg.Token.Verify(r.Context(), r); err != nil {
+			writeError(w, r, err)
+			return job.HTTPStatus(job.ErrorCode(err))
+		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4096))
 	if err != nil {
