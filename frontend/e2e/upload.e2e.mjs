@@ -21,6 +21,8 @@
 //   - a reload of the waiting room while the job is queued or processing still
 //     ends in the result;
 //   - a job that does not exist says so;
+//   - dark mode gives a dark page with contrasting text, and a phone-wide
+//     viewport does not scroll sideways;
 //   - screenshots of the upload screen, the waiting room and the result are
 //     PNGs of the viewport's size and not blank.
 //
@@ -397,6 +399,44 @@ try {
     await p.getByRole('button', { name: 'Try another photo' }).click();
     await p.waitForURL(url('/'));
     await p.context().close();
+  });
+
+  // --- Dark mode and a phone's width. ---
+  await step('the page follows dark mode, with light text on a dark background', async () => {
+    const context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'dark' });
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(`${p.url()}: ${e.message}`));
+    await p.goto(url('/'));
+    await p.getByRole('heading', { name: /remove the background/i }).waitFor();
+    const { bg, fg } = await p.evaluate(() => {
+      // Relative luminance (WCAG) of a computed rgb() colour.
+      const lum = (css) => {
+        const [r, g, b] = css.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map((v) => {
+          const c = v / 255;
+          return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      return {
+        bg: lum(getComputedStyle(document.body).backgroundColor),
+        fg: lum(getComputedStyle(document.querySelector('h1')).color),
+      };
+    });
+    assert.ok(bg < 0.1, `dark mode background luminance ${bg.toFixed(3)}, want < 0.1`);
+    const contrast = (Math.max(bg, fg) + 0.05) / (Math.min(bg, fg) + 0.05);
+    assert.ok(fg > bg && contrast >= 7, `heading contrast ${contrast.toFixed(1)}:1 on the dark background, want ≥ 7:1`);
+    await context.close();
+  });
+
+  await step('at a phone\'s width nothing sticks out sideways', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(`${p.url()}: ${e.message}`));
+    await p.goto(url('/'));
+    await p.getByRole('button', { name: 'Choose a photo' }).waitFor();
+    const widths = await p.evaluate(() => ({ page: document.documentElement.scrollWidth, view: window.innerWidth }));
+    assert.ok(widths.page <= widths.view, `the page is ${widths.page} px wide in a ${widths.view} px viewport`);
+    await context.close();
   });
 
   await step('no uncaught errors in the pages', async () => {
