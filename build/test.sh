@@ -16,7 +16,7 @@ build/setup-model.sh
 step "frontend: install, unit tests, build"
 (cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)
 
-step "format and vet"
+step "format, vet and staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
   echo "gofmt needed:" >&2
@@ -25,6 +25,10 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go vet -tags desktop,production,webkit2_41 ./desktop/...
+# staticcheck, pinned, built from the Go module proxy (go run caches the build).
+staticcheck=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+go run "$staticcheck" ./...
+go run "$staticcheck" -tags desktop,production,webkit2_41 ./desktop/...
 
 step "services"
 trap 'build/services/stop.sh >&2 || true' EXIT

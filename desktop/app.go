@@ -143,7 +143,7 @@ func (a *App) shutdown(context.Context) {
 	a.mu.Lock()
 	a.ctx = nil
 	a.mu.Unlock()
-	a.ui.setContext(nil)
+	a.ui.clearContext()
 	a.svc.CancelAll()
 }
 
@@ -247,6 +247,13 @@ func newWailsUI(log zerolog.Logger) *wailsUI { return &wailsUI{log: log} }
 func (u *wailsUI) setContext(ctx context.Context) {
 	u.mu.Lock()
 	u.ctx = ctx
+	u.mu.Unlock()
+}
+
+// clearContext forgets Wails' context when the window goes: events and dialogs are then dropped.
+func (u *wailsUI) clearContext() {
+	u.mu.Lock()
+	u.ctx = nil
 	u.mu.Unlock()
 }
 

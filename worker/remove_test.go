@@ -63,8 +63,11 @@ func TestPlanNames(t *testing.T) {
 	touch(t, filepath.Join(sub, "notes.txt"))
 	touch(t, filepath.Join(sub, "old.nobg.png"))
 
-	check := func(name string, got []task, want ...string) {
+	check := func(name string, got []task, err error, want ...string) {
 		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 		var outs []string
 		for _, g := range got {
 			outs = append(outs, g.out)
@@ -74,20 +77,17 @@ func TestPlanNames(t *testing.T) {
 		}
 	}
 	ts, err := plan([]string{jpg}, "")
-	check("next to input", ts, filepath.Join(dir, "cat.png"))
+	check("next to input", ts, err, filepath.Join(dir, "cat.png"))
 	ts, err = plan([]string{pngIn}, "")
-	check("png input is not overwritten", ts, filepath.Join(dir, "logo.nobg.png"))
+	check("png input is not overwritten", ts, err, filepath.Join(dir, "logo.nobg.png"))
 	ts, err = plan([]string{jpg}, filepath.Join(dir, "x.png"))
-	check("explicit file", ts, filepath.Join(dir, "x.png"))
+	check("explicit file", ts, err, filepath.Join(dir, "x.png"))
 	out := filepath.Join(dir, "out")
 	ts, err = plan([]string{jpg, sub}, out)
-	check("folder expanded, sorted, into output dir", ts,
+	check("folder expanded, sorted, into output dir", ts, err,
 		filepath.Join(out, "cat.png"), filepath.Join(out, "a.png"), filepath.Join(out, "b.png"))
 	ts, err = plan([]string{"-"}, "")
-	check("stdin to stdout", ts, "-")
-	if err != nil {
-		t.Fatal(err)
-	}
+	check("stdin to stdout", ts, err, "-")
 	if _, err := plan([]string{jpg, pngIn}, "-"); err == nil {
 		t.Error("two inputs to stdout accepted")
 	}
