@@ -13,8 +13,8 @@ build/deps.sh test
 step "ONNX Runtime and models"
 build/setup-model.sh
 
-step "frontend: install, unit tests, build"
-(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)
+step "frontend: install, unit tests, type check, build"
+(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run check && npm run build)
 
 step "format, vet and staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
