@@ -103,6 +103,10 @@ func (q *Queue) Add(in Input, p Processor) (string, error) {
 		}
 	}
 	id := job.NewID()
+	// Hold notifyMu from before the job is visible to the workers until "queued" has been told: otherwise a
+	// worker could take the job and report "processing" first, and listeners would never see it queued.
+	q.notifyMu.Lock()
+	defer q.notifyMu.Unlock()
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -116,8 +120,11 @@ func (q *Queue) Add(in Input, p Processor) (string, error) {
 	q.order = append(q.order, id)
 	q.pending = append(q.pending, id)
 	q.cond.Signal()
+	c := q.changeLocked(id)
 	q.mu.Unlock()
-	q.notify(id)
+	if q.cfg.OnChange != nil {
+		q.cfg.OnChange(c)
+	}
 	return id, nil
 }
 
@@ -468,12 +475,18 @@ func (q *Queue) notify(id string) {
 	q.notifyMu.Lock()
 	defer q.notifyMu.Unlock()
 	q.mu.Lock()
+	c := q.changeLocked(id)
+	q.mu.Unlock()
+	q.cfg.OnChange(c)
+}
+
+// changeLocked is the change to tell about job id (none for "") now; q.mu is held.
+func (q *Queue) changeLocked(id string) Change {
 	var c Change
 	if e, ok := q.jobs[id]; ok {
 		st := e.state
 		c.Job = &st
 	}
 	c.Summary = q.summaryLocked()
-	q.mu.Unlock()
-	q.cfg.OnChange(c)
+	return c
 }
