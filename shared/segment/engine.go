@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -109,13 +110,15 @@ func New(ctx context.Context, rt *Runtime, cfg Config) (*Engine, error) {
 		threads = max(1, runtime.NumCPU()/n)
 	}
 	e := &Engine{profile: prof, size: size, inName: in.Name, outName: outs[0].Name, sessions: make(chan *session, n)}
-	for i := 0; i < n; i++ {
-		s, err := e.newSession(cfg, threads)
-		if err != nil {
-			e.Close()
-			return nil, err
-		}
-		e.all = append(e.all, s)
+	if err := e.createSessions(cfg, n, threads, len(outs) > 1); err != nil {
+		e.Close()
+		return nil, err
+	}
+	// The model's bytes (tens of MB, twice over while pruning) are garbage now that ONNX Runtime holds its own
+	// copy. Hand them back to the system before the first run: Go's heap would otherwise keep them resident
+	// through the model's peak, which is what a process's peak memory is made of.
+	debug.FreeOSMemory()
+	for _, s := range e.all {
 		// Warm-up: the first run plans memory and pre-packs weights; do it now, not on a user's image.
 		if err := e.infer(ctx, s); err != nil {
 			e.Close()
@@ -124,6 +127,27 @@ func New(ctx context.Context, rt *Runtime, cfg Config) (*Engine, error) {
 		e.sessions <- s
 	}
 	return e, nil
+}
+
+// createSessions makes n sessions of the model, pruned to its first output when it has more (keepOneOutput).
+func (e *Engine) createSessions(cfg Config, n, threads int, prune bool) error {
+	model, err := os.ReadFile(cfg.ModelPath)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", cfg.ModelPath, err)
+	}
+	if prune {
+		if model, _, err = keepOneOutput(model, e.outName); err != nil {
+			return fmt.Errorf("model %s: %w", cfg.ModelPath, err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		s, err := e.newSession(cfg, model, threads)
+		if err != nil {
+			return err
+		}
+		e.all = append(e.all, s)
+	}
+	return nil
 }
 
 // modelIO reads the model's input and output names and shapes. It needs a session of its own; with graph
@@ -143,7 +167,7 @@ func modelIO(path string) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) 
 	return ort.GetInputOutputInfoWithOptions(path, opts)
 }
 
-func (e *Engine) newSession(cfg Config, threads int) (*session, error) {
+func (e *Engine) newSession(cfg Config, model []byte, threads int) (*session, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("session options: %w", err)
@@ -178,8 +202,8 @@ func (e *Engine) newSession(cfg Config, threads int) (*session, error) {
 		s.destroy()
 		return nil, fmt.Errorf("run options: %w", err)
 	}
-	// Only the first output is bound: ISNet has 12, the rest are deep-supervision maps nobody reads.
-	s.s, err = ort.NewAdvancedSession(cfg.ModelPath, []string{e.inName}, []string{e.outName},
+	// Only the first output exists and is bound: keepOneOutput removed the others.
+	s.s, err = ort.NewAdvancedSessionWithONNXData(model, []string{e.inName}, []string{e.outName},
 		[]ort.Value{s.in}, []ort.Value{s.out}, opts)
 	if err != nil {
 		s.destroy()
