@@ -47,5 +47,13 @@ header=-header
 for c in $levels; do
   "$work/loadgen" -url "http://$addr" -n "$n" -c "$c" -image "$photo" -pid "$server_pid" $header
   header=
-done
-echo "(latency: upload start to last byte of the result; peak RSS is the server's VmHWM so far)"
+done | awk -F'|' '
+  # The first level is the baseline of this run (the machine is noisy): each row also gets its throughput and
+  # median latency as ratios to that level'"'"'s.
+  /^\| *uploads/ { print $0 " jobs/s ratio | p50 ratio |"; next }
+  /^\|---/ { print $0 "---:|---:|"; next }
+  /^\|/ { if (base == "") { base = $7; p50 = $8 }
+          printf "%s %.2f | %.2f |\n", $0, $7 / base, $8 / p50; next }
+  { print }'
+echo "(latency: upload start to last byte of the result; peak RSS is the server's VmHWM so far; ratios are to the"
+echo " first concurrency level of this run)"
