@@ -48,7 +48,7 @@ func newRemoveFlagSet(f *removeFlags, stderr io.Writer, getenv func(string) stri
 	fs.BoolVar(&f.crop, "crop", false, "crop to the subject's bounding box")
 	fs.IntVar(&f.margin, "margin", 0, "`pixels` kept around the subject with -crop")
 	fs.IntVar(&f.threads, "threads", envInt(getenv, segment.EnvThreads), "inference threads (default $"+segment.EnvThreads+", else all CPUs)")
-	fs.BoolVar(&f.lowMemory, "low-memory", envBool(getenv, segment.EnvLowMemory), "about 140 MB less memory for about 20% slower inference (default $"+segment.EnvLowMemory+")")
+	fs.BoolVar(&f.lowMemory, "low-memory", envBool(getenv, segment.EnvLowMemory), "about 110 MB less memory for about a third slower inference (default $"+segment.EnvLowMemory+")")
 	fs.IntVar(&f.jobs, "jobs", 2, "files in flight at once: decoding and encoding overlap with inference")
 	fs.Int64Var(&f.maxPixels, "max-pixels", def.MaxPixels, "refuse images with more `pixels` than this")
 	fs.Int64Var(&f.maxBytes, "max-bytes", def.MaxBytes, "refuse files larger than this many `bytes`")

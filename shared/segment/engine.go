@@ -30,7 +30,7 @@ type Config struct {
 	MemoryArena bool
 	// LowMemory trades speed for memory: ONNX Runtime then skips its layout optimisation (the NCHWc blocked
 	// format for convolutions), which keeps reordered copies of weights and activations. On ISNet at 1024² that
-	// is about 140 MB less at peak for about a fifth more inference time (build/bench/engine.sh).
+	// is about 110 MB less at peak for about a third more inference time (build/bench/engine.sh).
 	LowMemory bool
 }
 
@@ -294,6 +294,11 @@ func (e *Engine) segment(ctx context.Context, s *session, img *image.NRGBA, t *T
 	pix := img.Pix[img.PixOffset(b.Min.X, b.Min.Y):]
 	resizeRGBToPlanes(pix, img.Stride, 4, b.Dx(), b.Dy(), e.size, s.planes)
 	normalize(e.profile, s.planes, s.in.GetData())
+	// The model's run is the process's peak of memory: several hundred MB of activations that ONNX Runtime maps
+	// and unmaps node by node. Whatever garbage the Go heap holds at that moment (a decoder's intermediate planes,
+	// an upload's buffers: over 100 MB for a 10 MP photo) stays resident and adds to that peak unless it is handed
+	// back first. A forced collection costs a few milliseconds beside a run of seconds (build/bench/engine.sh).
+	debug.FreeOSMemory()
 	t.Preprocess += time.Since(start)
 
 	start = time.Now()
