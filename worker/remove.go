@@ -114,10 +114,9 @@ func plan(inputs []string, output string) ([]task, error) {
 			continue
 		}
 		st, err := os.Stat(in)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", in, err)
-		}
-		if !st.IsDir() {
+		if err != nil || !st.IsDir() {
+			// A file that is missing or unreadable fails on its own when it is read, reported with its name,
+			// like any other bad file of a batch: the others are still done.
 			files = append(files, in)
 			continue
 		}

@@ -96,9 +96,8 @@ func TestPlanNames(t *testing.T) {
 	if _, err := plan([]string{jpg, twin}, out); err == nil {
 		t.Error("two inputs writing the same output accepted")
 	}
-	if _, err := plan([]string{filepath.Join(dir, "missing.jpg")}, ""); err == nil {
-		t.Error("missing input accepted")
-	}
+	ts, err = plan([]string{filepath.Join(dir, "missing.jpg"), jpg}, out)
+	check("a missing file is planned, to fail when read", ts, err, filepath.Join(out, "missing.png"), filepath.Join(out, "cat.png"))
 	if _, err := plan([]string{t.TempDir()}, ""); err == nil {
 		t.Error("empty folder accepted")
 	}
@@ -142,11 +141,11 @@ func TestRemoveBatch(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out")
 	var stderr bytes.Buffer
-	code := run(context.Background(), []string{"remove", in, "-o", out, "-q"}, nil, io.Discard, &stderr, os.Getenv)
+	code := run(context.Background(), []string{"remove", in, filepath.Join(dir, "missing.jpg"), "-o", out, "-q"}, nil, io.Discard, &stderr, os.Getenv)
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr.String())
 	}
-	for _, bad := range []string{"truncated.jpg", "empty.png", "notes.gif", "corrupt.webp"} {
+	for _, bad := range []string{"truncated.jpg", "empty.png", "notes.gif", "corrupt.webp", "missing.jpg"} {
 		if !strings.Contains(stderr.String(), bad) {
 			t.Errorf("no error naming %s in:\n%s", bad, stderr.String())
 		}
