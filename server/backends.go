@@ -58,6 +58,7 @@ func openBackends(ctx context.Context, cfg config.Config, log zerolog.Logger) (_
 			return nil, fmt.Errorf("job store: %w", err)
 		}
 		b.store = st
+		b.checks = append(b.checks, httpapi.Check{Name: "jobs_folder", Check: st.Check})
 		log.Info().Str("dir", dir).Msg("jobs are kept in a folder (no DATABASE_URL)")
 	}
 
@@ -83,6 +84,7 @@ func openBackends(ctx context.Context, cfg config.Config, log zerolog.Logger) (_
 			return nil, fmt.Errorf("blobs: %w", err)
 		}
 		b.blobs = blobs
+		b.checks = append(b.checks, httpapi.Check{Name: "blobs_folder", Check: blobs.Check})
 		log.Info().Str("dir", dir).Msg("images are kept in a folder (STORAGE=fs)")
 	}
 

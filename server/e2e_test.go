@@ -464,6 +464,19 @@ func TestEmbedded(t *testing.T) {
 		t.Fatalf("GET /wait/{id}: HTTP %d", res.StatusCode)
 	}
 
+	// Ready, having checked that both folders take writes.
+	res, err = http.Get(srv.url("/readyz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := readJSON[struct {
+		Status string
+		Checks map[string]string
+	}](t, res)
+	if res.StatusCode != 200 || ready.Status != "ok" || ready.Checks["jobs_folder"] != "ok" || ready.Checks["blobs_folder"] != "ok" {
+		t.Fatalf("readyz: HTTP %d %+v", res.StatusCode, ready)
+	}
+
 	// A job accepted just before a crash is finished after the restart.
 	id = submit(t, srv, photo)
 	eventually(t, 3*time.Minute, "the job is being processed", func() bool {
