@@ -143,7 +143,9 @@ func probeError(err error) error {
 	case errors.Is(err, imageio.ErrTooLarge):
 		return job.Wrap(job.CodeTooLarge, err, err.Error())
 	case errors.Is(err, imageio.ErrUnsupported):
-		return job.Wrap(job.CodeNotAnImage, err, "not an image this service reads (JPEG, PNG, WebP or GIF): "+err.Error())
+		// The sentinel's own words ("unsupported image format") would only repeat the sentence's start.
+		why := strings.TrimPrefix(err.Error(), imageio.ErrUnsupported.Error()+": ")
+		return job.Wrap(job.CodeNotAnImage, err, "not an image this service reads (JPEG, PNG, WebP or GIF): "+why)
 	case errors.Is(err, imageio.ErrCorrupt):
 		return job.Wrap(job.CodeNotAnImage, err, "the image is damaged or incomplete: "+err.Error())
 	}
