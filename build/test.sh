@@ -40,8 +40,9 @@ set +a
 
 step "Go tests"
 go build -o bin/server ./server
-# The desktop's cloud-mode tests reuse this server binary instead of building their own.
-BACKLESS_TEST_SERVER_BIN=$PWD/bin/server go test -count=1 -timeout 40m ./...
+# The desktop's cloud-mode tests reuse this server binary instead of building their own. With the race detector:
+# the queue, hub, sockets and batch are all concurrent, and it costs about a minute here.
+BACKLESS_TEST_SERVER_BIN=$PWD/bin/server go test -race -count=1 -timeout 40m ./...
 
 step "web app in a real browser: Chromium against the all-in-one server"
 build/e2e.sh
