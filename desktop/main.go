@@ -37,7 +37,6 @@ import (
 	"github.com/backless/backless/desktop/internal/service"
 	"github.com/backless/backless/desktop/internal/settings"
 	"github.com/backless/backless/shared/config"
-	"github.com/backless/backless/shared/imageio"
 	"github.com/backless/backless/shared/segment"
 )
 
@@ -117,8 +116,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	loader := engine.NewLoader(
 		segment.Paths{Library: cfg.Engine.Library, Model: cfg.Engine.Model},
-		segment.Config{Profile: cfg.Engine.Profile, Threads: cfg.Engine.Threads, Sessions: cfg.Engine.Sessions,
-			LowMemory: cfg.Engine.LowMemory},
+		cfg.Engine.Segment(),
 	)
 	defer func() {
 		if err := loader.Close(); err != nil {
@@ -138,7 +136,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		Log:      log,
 		Settings: store,
 		Engine:   loader,
-		Limits:   imageio.Limits{MaxBytes: cfg.MaxUploadBytes, MaxPixels: cfg.MaxPixels},
+		Limits:   cfg.Limits(),
 		NewCloud: func(u string) (batch.Processor, error) { return cloud.New(u, nil) },
 		Override: override,
 	}, windowUI)

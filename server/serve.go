@@ -15,7 +15,6 @@ import (
 	"github.com/backless/backless/shared/cloudtasks"
 	"github.com/backless/backless/shared/config"
 	"github.com/backless/backless/shared/httpapi"
-	"github.com/backless/backless/shared/imageio"
 	"github.com/backless/backless/shared/job"
 	"github.com/backless/backless/shared/local"
 	"github.com/backless/backless/shared/pipeline"
@@ -63,7 +62,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 
 	api, err := httpapi.New(httpapi.Config{
 		Store: b.store, Blobs: b.blobs, Queue: queue, Hub: b.hub,
-		Limits:         limits(cfg),
+		Limits:         cfg.Limits(),
 		DeleteGrace:    cfg.DeleteGrace,
 		SyncTimeout:    cfg.JobTimeout + time.Minute,
 		AllowedHosts:   cfg.AllowedHosts,
@@ -129,10 +128,6 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	return errors.Join(errs...)
 }
 
-func limits(cfg config.Config) imageio.Limits {
-	return imageio.Limits{MaxBytes: cfg.MaxUploadBytes, MaxPixels: cfg.MaxPixels}
-}
-
 // inProcessQueue loads the engine and returns a queue that runs the pipeline in this process, with the jobs left
 // over from the previous run enqueued again.
 func inProcessQueue(ctx context.Context, cfg config.Config, b *backends, metrics *httpapi.Metrics,
@@ -142,10 +137,7 @@ func inProcessQueue(ctx context.Context, cfg config.Config, b *backends, metrics
 	if err != nil {
 		return nil, nil, err
 	}
-	eng, err := segment.New(ctx, rt, segment.Config{
-		ModelPath: cfg.Engine.Model, Profile: cfg.Engine.Profile,
-		Sessions: cfg.Engine.Sessions, Threads: cfg.Engine.Threads, LowMemory: cfg.Engine.LowMemory,
-	})
+	eng, err := segment.New(ctx, rt, cfg.Engine.Segment())
 	if err != nil {
 		_ = rt.Close()
 		return nil, nil, err
@@ -159,7 +151,7 @@ func inProcessQueue(ctx context.Context, cfg config.Config, b *backends, metrics
 
 	pipe, err := pipeline.New(pipeline.Config{
 		Store: b.store, Blobs: b.blobs, Hub: b.hub, Engine: eng,
-		Limits:    limits(cfg),
+		Limits:    cfg.Limits(),
 		Timeout:   cfg.JobTimeout,
 		ResultURL: httpapi.ResultPath,
 		Log:       log,

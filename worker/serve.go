@@ -15,7 +15,6 @@ import (
 
 	"github.com/backless/backless/shared/config"
 	"github.com/backless/backless/shared/httpapi"
-	"github.com/backless/backless/shared/imageio"
 	"github.com/backless/backless/shared/job"
 	"github.com/backless/backless/shared/local"
 	"github.com/backless/backless/shared/oidc"
@@ -78,10 +77,7 @@ func serveTasks(ctx context.Context, cfg config.Config, log zerolog.Logger) erro
 		return err
 	}
 	defer rt.Close()
-	eng, err := segment.New(ctx, rt, segment.Config{
-		ModelPath: cfg.Engine.Model, Profile: cfg.Engine.Profile,
-		Sessions: cfg.Engine.Sessions, Threads: cfg.Engine.Threads, LowMemory: cfg.Engine.LowMemory,
-	})
+	eng, err := segment.New(ctx, rt, cfg.Engine.Segment())
 	if err != nil {
 		return err
 	}
@@ -92,7 +88,7 @@ func serveTasks(ctx context.Context, cfg config.Config, log zerolog.Logger) erro
 	metrics := httpapi.NewMetrics()
 	pipe, err := pipeline.New(pipeline.Config{
 		Store: store, Blobs: blobs, Hub: hub, Engine: eng,
-		Limits:    imageio.Limits{MaxBytes: cfg.MaxUploadBytes, MaxPixels: cfg.MaxPixels},
+		Limits:    cfg.Limits(),
 		Timeout:   cfg.JobTimeout,
 		ResultURL: httpapi.ResultPath,
 		Log:       log,

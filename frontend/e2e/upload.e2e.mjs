@@ -108,6 +108,20 @@ function jobIdOf(page) {
   return decodeURIComponent(m[1]);
 }
 
+/**
+ * After a photo was handed to the page: it moves to the waiting room, then shows the result at the photo's size
+ * under the name given, and the server has the job done.
+ */
+async function expectResult(page, name, size) {
+  await page.waitForURL(/\/wait\/[^/]+$/);
+  const id = jobIdOf(page);
+  await readyHeading(page).waitFor({ timeout: MODEL_TIMEOUT });
+  assert.deepEqual(await shownResultSize(page), size, 'size of the shown result');
+  await page.getByText(name, { exact: true }).waitFor();
+  const job = await getJob(id);
+  assert.equal(job.body?.status, 'done', `server status of job ${id}`);
+}
+
 /** Width and height of the result image on the page, once it has loaded. */
 async function shownResultSize(page) {
   const img = page.getByRole('img', { name: /background removed/i });
@@ -317,14 +331,8 @@ try {
     await zone.dispatchEvent('dragover', { dataTransfer });
     await p.getByText('Drop the photo to remove its background').waitFor();
     await zone.dispatchEvent('drop', { dataTransfer });
-    await p.waitForURL(/\/wait\/[^/]+$/);
     await p.getByText('Drop the photo to remove its background').waitFor({ state: 'hidden' });
-    const id = jobIdOf(p);
-    await readyHeading(p).waitFor({ timeout: MODEL_TIMEOUT });
-    assert.deepEqual(await shownResultSize(p), photoSize, 'size of the shown result');
-    await p.getByText(photoName, { exact: true }).waitFor();
-    const job = await getJob(id);
-    assert.equal(job.body?.status, 'done', `server status of job ${id}`);
+    await expectResult(p, photoName, photoSize);
     await p.context().close();
   });
 
@@ -340,13 +348,7 @@ try {
       dt.items.add(new File([bytes], '', { type: 'image/jpeg' }));
       window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
     }, { b64: photoBytes.toString('base64') });
-    await p.waitForURL(/\/wait\/[^/]+$/);
-    const id = jobIdOf(p);
-    await readyHeading(p).waitFor({ timeout: MODEL_TIMEOUT });
-    assert.deepEqual(await shownResultSize(p), photoSize, 'size of the shown result');
-    await p.getByText('pasted-image.jpeg', { exact: true }).waitFor();
-    const job = await getJob(id);
-    assert.equal(job.body?.status, 'done', `server status of job ${id}`);
+    await expectResult(p, 'pasted-image.jpeg', photoSize);
     await p.context().close();
   });
 

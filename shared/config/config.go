@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/backless/backless/shared/imageio"
 	"github.com/backless/backless/shared/job"
 	"github.com/backless/backless/shared/segment"
 )
@@ -113,6 +114,17 @@ type Engine struct {
 	Sessions int
 	// LowMemory: see segment.Config.LowMemory.
 	LowMemory bool
+}
+
+// Segment is the engine's configuration.
+func (e Engine) Segment() segment.Config {
+	return segment.Config{ModelPath: e.Model, Profile: e.Profile, Sessions: e.Sessions, Threads: e.Threads,
+		LowMemory: e.LowMemory}
+}
+
+// Limits are the upload limits every door applies before decoding.
+func (c Config) Limits() imageio.Limits {
+	return imageio.Limits{MaxBytes: c.MaxUploadBytes, MaxPixels: c.MaxPixels}
 }
 
 // Addr is the address to listen on.

@@ -23,8 +23,8 @@ func (b *Blobs) Check(context.Context) error {
 	return nil
 }
 
-// writable creates, writes and removes a small file in dir. Its name ends in tmpSuffix, so a probe cut short by a
-// crash is cleared by the next OpenStore like any other interrupted write.
+// writable creates, writes and removes a small file in dir. Its name ends in tmpSuffix, as the folders' own
+// interrupted writes do, so a probe cut short by a crash in the store's folder is cleared by the next OpenStore.
 func writable(dir string) error {
 	f, err := os.CreateTemp(dir, ".ready-*"+tmpSuffix)
 	if err != nil {
