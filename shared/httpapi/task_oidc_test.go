@@ -2,36 +2,24 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	gooidc "github.com/coreos/go-oidc/v3/oidc"
-	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	"github.com/rs/zerolog"
 
 	"github.com/backless/backless/shared/job"
 	"github.com/backless/backless/shared/oidc"
+	"github.com/backless/backless/shared/oidc/oidctesting"
 	"github.com/backless/backless/shared/pipeline"
 )
 
 // The worker with OIDC verification on, as behind Google Cloud Tasks. Google's issuer cannot be reached from here:
-// an issuer of the test's own on 127.0.0.1 (go-oidc's oidctest) signs the tokens, the real verifier checks them.
+// an issuer of the test's own on 127.0.0.1 (oidctesting) signs the tokens, the real verifier checks them.
 func TestTaskEndpointChecksTheOIDCToken(t *testing.T) {
 	const account = "tasks@backless-test.iam.gserviceaccount.com"
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	is := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k", Algorithm: gooidc.RS256}}}
-	iss := httptest.NewServer(is)
-	t.Cleanup(iss.Close)
-	is.SetIssuer(iss.URL)
+	is := oidctesting.New(t)
 
 	b := newBackends(t)
 	p, err := pipeline.New(pipeline.Config{
@@ -43,7 +31,7 @@ func TestTaskEndpointChecksTheOIDCToken(t *testing.T) {
 	}
 	ts := httptest.NewUnstartedServer(nil)
 	audience := "http://" + ts.Listener.Addr().String() + job.TaskPath
-	v, err := oidc.New(oidc.Config{Issuer: iss.URL, Audience: audience, ServiceAccount: account})
+	v, err := oidc.New(oidc.Config{Issuer: is.URL, Audience: audience, ServiceAccount: account})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +43,7 @@ func TestTaskEndpointChecksTheOIDCToken(t *testing.T) {
 	ts.Start()
 	t.Cleanup(ts.Close)
 
-	token := func(email string) string {
-		raw, _ := json.Marshal(map[string]any{
-			"iss": iss.URL, "aud": audience, "sub": "1", "email": email, "email_verified": true,
-			"iat": time.Now().Unix(), "exp": time.Now().Add(5 * time.Minute).Unix(),
-		})
-		return oidctest.SignIDToken(key, "k", gooidc.RS256, string(raw))
-	}
+	token := func(email string) string { return is.Token(audience, email) }
 	post := func(secret, bearer, id string) *http.Response {
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+job.TaskPath, strings.NewReader(string(job.TaskBody(id))))
 		req.Header.Set(job.TaskSecretHeader, secret)

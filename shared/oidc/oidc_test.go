@@ -4,67 +4,29 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	gooidc "github.com/coreos/go-oidc/v3/oidc"
-	"github.com/coreos/go-oidc/v3/oidc/oidctest"
-
 	"github.com/backless/backless/shared/job"
+	"github.com/backless/backless/shared/oidc/oidctesting"
 )
 
-// Google's issuer cannot be reached from here, so these tests stand up an OpenID issuer of their own on 127.0.0.1
-// (go-oidc's oidctest: discovery document and key set, as accounts.google.com serves them) and sign tokens with its
-// key, shaped as Cloud Tasks' are. The emulator's tokens are checked in shared/cloudtasks.
+// Google's issuer cannot be reached from here: these tests run one of their own (oidctesting).
 
 const (
 	audience = "https://worker.backless.example/_tasks/remove-background/"
 	account  = "tasks@backless-test.iam.gserviceaccount.com"
 )
 
-type issuer struct {
-	url   string
-	key   *rsa.PrivateKey
-	calls atomic.Int32
-}
-
-func newIssuer(t *testing.T) *issuer {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k1", Algorithm: gooidc.RS256}}}
-	is := &issuer{key: key}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		is.calls.Add(1)
-		s.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	s.SetIssuer(srv.URL)
-	is.url = srv.URL
-	return is
-}
-
-// token signs claims as Cloud Tasks' tokens have them; change edits them first.
-func (is *issuer) token(key *rsa.PrivateKey, change func(c map[string]any)) string {
-	now := time.Now()
-	c := map[string]any{
-		"iss": is.url, "aud": audience, "sub": "1234567890", "email": account, "email_verified": true,
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
-	}
+// token signs a Cloud Tasks token of is with key; change edits its claims first.
+func token(is *oidctesting.Issuer, key *rsa.PrivateKey, change func(c map[string]any)) string {
+	c := is.Claims(audience, account)
 	if change != nil {
 		change(c)
 	}
-	raw, err := json.Marshal(c)
-	if err != nil {
-		panic(err) // only maps of strings, numbers and booleans come here
-	}
-	return oidctest.SignIDToken(key, "k1", gooidc.RS256, string(raw))
+	return is.Sign(key, c)
 }
 
 func request(token string) *http.Request {
@@ -76,20 +38,20 @@ func request(token string) *http.Request {
 }
 
 func TestVerify(t *testing.T) {
-	is := newIssuer(t)
-	v, err := New(Config{Issuer: is.url, Audience: audience, ServiceAccount: account})
+	is := oidctesting.New(t)
+	v, err := New(Config{Issuer: is.URL, Audience: audience, ServiceAccount: account})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if is.calls.Load() != 0 {
+	if is.Calls() != 0 {
 		t.Fatal("New called the issuer: a worker must start without it")
 	}
 	ctx := context.Background()
-	if err := v.Verify(ctx, request(is.token(is.key, nil))); err != nil {
+	if err := v.Verify(ctx, request(token(is, is.Key, nil))); err != nil {
 		t.Fatalf("a valid token was refused: %v", err)
 	}
 	// The same account's address in other case is the same account.
-	if err := v.Verify(ctx, request(is.token(is.key, func(c map[string]any) { c["email"] = "Tasks@Backless-Test.iam.gserviceaccount.com" }))); err != nil {
+	if err := v.Verify(ctx, request(token(is, is.Key, func(c map[string]any) { c["email"] = "Tasks@Backless-Test.iam.gserviceaccount.com" }))); err != nil {
 		t.Fatalf("the account in other case was refused: %v", err)
 	}
 
@@ -104,12 +66,12 @@ func TestVerify(t *testing.T) {
 		"no token":           {request(""), job.CodeUnauthorized},
 		"not a JWT":          {request("not-a-token"), job.CodeUnauthorized},
 		"basic auth":         {func() *http.Request { r := request(""); r.SetBasicAuth("a", "b"); return r }(), job.CodeUnauthorized},
-		"signed by another":  {request(is.token(other, nil)), job.CodeUnauthorized},
-		"other audience":     {request(is.token(is.key, func(c map[string]any) { c["aud"] = "https://elsewhere.example/" })), job.CodeUnauthorized},
-		"other issuer":       {request(is.token(is.key, func(c map[string]any) { c["iss"] = "https://accounts.example.com" })), job.CodeUnauthorized},
-		"expired":            {request(is.token(is.key, func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() })), job.CodeUnauthorized},
-		"other account":      {request(is.token(is.key, func(c map[string]any) { c["email"] = "someone@example.com" })), job.CodeForbidden},
-		"unverified address": {request(is.token(is.key, func(c map[string]any) { c["email_verified"] = false })), job.CodeForbidden},
+		"signed by another":  {request(token(is, other, nil)), job.CodeUnauthorized},
+		"other audience":     {request(token(is, is.Key, func(c map[string]any) { c["aud"] = "https://elsewhere.example/" })), job.CodeUnauthorized},
+		"other issuer":       {request(token(is, is.Key, func(c map[string]any) { c["iss"] = "https://accounts.example.com" })), job.CodeUnauthorized},
+		"expired":            {request(token(is, is.Key, func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() })), job.CodeUnauthorized},
+		"other account":      {request(token(is, is.Key, func(c map[string]any) { c["email"] = "someone@example.com" })), job.CodeForbidden},
+		"unverified address": {request(token(is, is.Key, func(c map[string]any) { c["email_verified"] = false })), job.CodeForbidden},
 	} {
 		err := v.Verify(ctx, tc.req)
 		if !job.IsCode(err, tc.code) {
@@ -119,14 +81,14 @@ func TestVerify(t *testing.T) {
 }
 
 func TestIssuerUnreachable(t *testing.T) {
-	is := newIssuer(t)
-	token := is.token(is.key, nil)
+	is := oidctesting.New(t)
+	tok := token(is, is.Key, nil)
 	// A port nothing listens on: the task is refused as unavailable, so the queue retries it.
 	v, err := New(Config{Issuer: "http://127.0.0.1:1", Audience: audience, ServiceAccount: account, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Verify(context.Background(), request(token)); !job.IsCode(err, job.CodeUnavailable) {
+	if err := v.Verify(context.Background(), request(tok)); !job.IsCode(err, job.CodeUnavailable) {
 		t.Fatalf("unreachable issuer: %v, want unavailable", err)
 	}
 	// An issuer that accepts the connection but never answers: the timeout ends the wait.
@@ -134,12 +96,12 @@ func TestIssuerUnreachable(t *testing.T) {
 	defer hang.Close()
 	v.cfg.Issuer = hang.URL
 	v.cfg.Timeout = 200 * time.Millisecond
-	if err := v.Verify(context.Background(), request(token)); !job.IsCode(err, job.CodeUnavailable) {
+	if err := v.Verify(context.Background(), request(tok)); !job.IsCode(err, job.CodeUnavailable) {
 		t.Fatalf("silent issuer: %v, want unavailable", err)
 	}
 	// Once the issuer answers, the next task goes through: a failed discovery is not remembered.
-	v.cfg.Issuer = is.url
-	if err := v.Verify(context.Background(), request(token)); err != nil {
+	v.cfg.Issuer = is.URL
+	if err := v.Verify(context.Background(), request(tok)); err != nil {
 		t.Fatalf("after the issuer came back: %v", err)
 	}
 }
