@@ -131,7 +131,7 @@ func Sniff(head []byte) (Format, error) {
 	if isPrefixOfSignature(head) {
 		return "", fmt.Errorf("%w: only %d bytes, too short to be an image", ErrCorrupt, len(head))
 	}
-	return "", fmt.Errorf("%w: the file does not start as a JPEG, PNG, WebP or GIF does", ErrUnsupported)
+	return "", fmt.Errorf("%w: its first bytes match none of JPEG, PNG, WebP or GIF", ErrUnsupported)
 }
 
 // isPrefixOfSignature reports whether a short head could be the start of a
